@@ -1,0 +1,460 @@
+"""The ``gateway`` command: a thin layer over the library.
+
+This is the one place where errors become messages and exit codes:
+0 ok, 1 invalid data or a rejected file, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__, logs
+from .config import Config, load
+from .errors import ConfigError, GatewayError, Problem, UsageError
+from .model import AckResult, Direction, ExchangeState
+from .store.ledger import Exchange
+
+app = typer.Typer(help="File-exchange gateway between legacy ERPs and e-commerce shops.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+rejected_app = typer.Typer(help="Files rejected for bad data: list, show, reprocess.",
+                           no_args_is_help=True)
+archive_app = typer.Typer(help="Every file exchanged, as archived.", no_args_is_help=True)
+app.add_typer(rejected_app, name="rejected")
+app.add_typer(archive_app, name="archive")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    config_path: Path = Path("gateway.toml")
+
+
+state = _State()
+
+
+def _width(stream: Any) -> int | None:
+    """Tables keep their columns when piped or captured: wide unless on a terminal."""
+    return None if stream.isatty() else 240
+
+
+def out() -> Console:
+    return Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
+
+
+def err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
+
+
+def handle_errors(fn: F) -> F:
+    """The single error handler: a domain error becomes ``Error: …``, a hint, an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GatewayError as exc:
+            console = err()
+            console.print(f"Error: {exc}", markup=False)
+            if exc.hint:
+                console.print(f"Hint: {exc.hint}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+    return wrapper  # type: ignore[return-value]
+
+
+def config() -> Config:
+    return load(state.config_path)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gateway {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    config_path: Annotated[Path, typer.Option("--config", "-c", envvar="GATEWAY_CONFIG",
+                                              help="Configuration file.")] = Path("gateway.toml"),
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+    log_format: Annotated[str, typer.Option(help="text, or json for machines.")] = "text",
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version.")] = False,
+) -> None:
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("text or json", param_hint="--log-format")
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise typer.BadParameter("debug, info, warning or error", param_hint="--log-level")
+    state.config_path = config_path
+    logs.setup(log_level, log_format)
+
+
+def _progress_factory() -> Callable[[Exchange], Callable[[int], None] | None] | None:
+    """A progress bar per large file, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    def factory(x: Exchange) -> Callable[[int], None] | None:
+        if x.size < 5 * 1024 * 1024:
+            return None
+        progress = Progress("[progress.description]{task.description}", BarColumn(),
+                            DownloadColumn(), TimeRemainingColumn(), console=err(),
+                            transient=True)
+        task = progress.add_task(x.file_name, total=x.size)
+        progress.start()
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            if progress.tasks[0].completed >= x.size:
+                progress.stop()
+        return advance
+    return factory
+
+
+def _summary_exit(outcomes: list[Any]) -> int:
+    bad = {AckResult.REJECTED, AckResult.PARTIAL}
+    return 1 if any(o.result in bad for o in outcomes) else 0
+
+
+# -- run ---------------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def run(once: Annotated[bool, typer.Option("--once", help="Process what is ready, then exit.")]
+        = False) -> None:
+    """Watch the endpoints and process files until SIGINT or SIGTERM."""
+    from .pipeline.runner import CycleSummary, Gateway
+
+    cfg = config()
+    with Gateway(cfg, progress_for=_progress_factory()) as gw:
+        if once:
+            s = gw.run_once()
+            _print_cycle(s)
+            raise typer.Exit(_summary_exit(s.outcomes))
+        stop = threading.Event()
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            err().print(f"stopping after the current step ({signal.Signals(signum).name})")
+            stop.set()
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+        def on_cycle(s: CycleSummary) -> None:
+            _print_cycle(s)
+        gw.serve(stop, on_cycle)
+
+
+def _print_cycle(s: Any) -> None:
+    console = out()
+    for o in s.outcomes:
+        console.print(f"exchange {o.exchange_id}: {o.result} ({o.accepted} accepted, "
+                      f"{o.rejected} rejected)", markup=False)
+    console.print(f"received {s.received}, processed {len(s.outcomes)}, "
+                  f"rejected {s.count(AckResult.REJECTED)}, delivered {s.delivered}",
+                  markup=False)
+    for endpoint, error in s.failures.items():
+        err().print(f"warning: {endpoint}: {error}", markup=False)
+
+
+# -- validate ----------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def validate(file: Annotated[Path, typer.Argument(help="File to check.")],
+             channel: Annotated[str, typer.Option("--channel", help="Input channel whose "
+                                                  "mapping reads the file.")]) -> None:
+    """Check a file with a channel's mapping and schema; no side effects."""
+    from .validate.check import check_file
+
+    report = check_file(config(), channel, file)
+    console = out()
+    for p in report.problems.sorted():
+        console.print(_located(p, str(file)), markup=False)
+    if report.problems.count > len(report.problems.items):
+        console.print(f"… {report.problems.count - len(report.problems.items)} more errors")
+    verdict = "valid" if report.ok else "invalid"
+    console.print(f"{file}: {verdict}: {report.accepted} record(s) valid, "
+                  f"{report.problems.count} error(s)", markup=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _located(p: Problem, file: str) -> str:
+    """``FILE:LINE: FIELD: message`` — the format editors and CI logs understand."""
+    text = file
+    if p.line is not None:
+        text += f":{p.line}"
+    text += ": "
+    if p.field:
+        text += f"{p.field}: "
+    text += p.message
+    if p.value is not None:
+        text += f" (value {p.value!r})"
+    return text
+
+
+# -- rejected ----------------------------------------------------------------------------------
+def _ledger() -> Any:
+    from .pipeline.context import ledger_path
+    from .store.ledger import Ledger
+
+    cfg = config()
+    path = ledger_path(cfg)
+    if not path.exists():
+        raise UsageError(f"no ledger yet at {path}", hint="run 'gateway run --once' first")
+    return Ledger(path)
+
+
+def _problems_json(ledger: Any, xid: int) -> list[dict[str, Any]]:
+    return [{"line": p.line, "field": p.field, "value": p.value, "message": p.message}
+            for p in ledger.problems(xid)]
+
+
+@rejected_app.command("list")
+@handle_errors
+def rejected_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Files rejected and waiting for an operator."""
+    ledger = _ledger()
+    rows = ledger.list_exchanges(state=str(ExchangeState.REJECTED), direction=Direction.IN)
+    if as_json:
+        typer.echo(json.dumps([{
+            "id": x.id, "channel": x.channel, "file": x.file_name, "state": str(x.state),
+            "received": x.created_at, "sha256": x.sha256,
+            "errors": _problems_json(ledger, x.id)} for x in rows], indent=2,
+            ensure_ascii=False))
+        return
+    if not rows:
+        out().print("no rejected files")
+        return
+    table = Table("id", "channel", "file", "received", "errors", "first error")
+    for x in rows:
+        first = ledger.problems(x.id, limit=1)
+        table.add_row(str(x.id), x.channel, x.file_name, x.created_at[:19],
+                      str(ledger.problem_count(x.id)),
+                      _located(first[0], x.file_name) if first else "")
+    out().print(table)
+
+
+@rejected_app.command("show")
+@handle_errors
+def rejected_show(xid: Annotated[int, typer.Argument(metavar="ID")],
+                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The error report of one exchange, every error located."""
+    from .pipeline.acknowledge import render_report
+
+    ledger = _ledger()
+    x = _get(ledger, xid)
+    problems = ledger.problems(xid)
+    if as_json:
+        typer.echo(json.dumps({**x.to_dict(), "errors": _problems_json(ledger, xid)},
+                              indent=2, ensure_ascii=False))
+        return
+    out().print(render_report(x, problems, ledger.problem_count(xid)), markup=False, end="")
+
+
+@rejected_app.command("reprocess")
+@handle_errors
+def rejected_reprocess(ids: Annotated[list[int], typer.Argument(metavar="ID...")],
+                       dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would "
+                                                             "be produced; change nothing.")]
+                       = False) -> None:
+    """Process rejected files again from the archive, with the current mappings."""
+    from .pipeline.reprocess import reprocess
+    from .pipeline.runner import Gateway
+
+    with Gateway(config(), progress_for=_progress_factory()) as gw:
+        outcomes = reprocess(gw, ids, dry_run=dry_run)
+    console = out()
+    for xid, o in zip(ids, outcomes, strict=False):
+        verb = "would be" if dry_run else "is"
+        console.print(f"exchange {xid}: {verb} {o.result}: {o.accepted} record(s) accepted, "
+                      f"{o.rejected} rejected", markup=False)
+        for p in o.problems.sorted()[:20]:
+            console.print("  " + p.render(), markup=False)
+        for channel, name, blob in o.outputs:
+            console.print(f"  {'would write' if dry_run else 'wrote'} {name} for {channel} "
+                          f"({blob.size} bytes)", markup=False)
+    raise typer.Exit(_summary_exit(outcomes))
+
+
+def _get(ledger: Any, xid: int) -> Exchange:
+    x = ledger.get(xid)
+    if x is None:
+        raise UsageError(f"no exchange with id {xid}", hint="'gateway archive list' shows ids")
+    return x
+
+
+# -- archive -----------------------------------------------------------------------------------
+@archive_app.command("list")
+@handle_errors
+def archive_list(channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+                 since: Annotated[str | None, typer.Option(help="ISO date or time, UTC.")] = None,
+                 state_: Annotated[str | None, typer.Option("--state", help="Only this state."
+                                                            )] = None,
+                 as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every exchange, in and out."""
+    if state_ is not None:
+        try:
+            state_ = str(ExchangeState(state_.upper()))
+        except ValueError:
+            raise UsageError(f"unknown state {state_!r}", hint="states: " + ", ".join(
+                s.value for s in ExchangeState)) from None
+    rows = _ledger().list_exchanges(channel=channel, since=since, state=state_)
+    if as_json:
+        typer.echo(json.dumps([x.to_dict() for x in rows], indent=2, ensure_ascii=False))
+        return
+    table = Table("id", "dir", "channel", "file", "state", "size", "time", "from")
+    for x in rows:
+        table.add_row(str(x.id), str(x.direction), x.channel, x.file_name, str(x.state),
+                      str(x.size), x.created_at[:19], str(x.source_id or ""))
+    out().print(table)
+
+
+@archive_app.command("show")
+@handle_errors
+def archive_show(xid: Annotated[int, typer.Argument(metavar="ID")],
+                 as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One exchange: metadata, every transition, linked outputs and acks."""
+    ledger = _ledger()
+    x = _get(ledger, xid)
+    transitions = ledger.transitions(xid)
+    outputs = ledger.outputs_of(xid)
+    attempts = ledger.attempts_of(xid)
+    if as_json:
+        typer.echo(json.dumps({
+            **x.to_dict(),
+            "transitions": [t.__dict__ if hasattr(t, "__dict__") else
+                            {"from": t.from_state, "to": t.to_state, "at": t.at,
+                             "reason": t.reason} for t in transitions],
+            "outputs": [o.to_dict() for o in outputs],
+            "attempts": [a.id for a in attempts],
+            "errors": _problems_json(ledger, xid)}, indent=2, ensure_ascii=False))
+        return
+    console = out()
+    for key, value in x.to_dict().items():
+        if value is not None:
+            console.print(f"{key + ':':18}{value}", markup=False)
+    console.print("transitions:")
+    for t in transitions:
+        console.print(f"  {t.at}  {t.from_state or '-':>11} -> {t.to_state:<11} {t.reason}",
+                      markup=False)
+    if outputs:
+        console.print("outputs:")
+        for o in outputs:
+            console.print(f"  {o.id}  {o.kind:<8} {o.channel:<20} {o.file_name}  {o.state}",
+                          markup=False)
+    if attempts:
+        console.print("reprocessed as: " + ", ".join(str(a.id) for a in attempts))
+    n = ledger.problem_count(xid)
+    if n:
+        console.print(f"errors: {n} (gateway rejected show {xid})")
+
+
+@archive_app.command("cat")
+@handle_errors
+def archive_cat(xid: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Write the archived bytes of an exchange to standard output."""
+    from .store.archive import Archive
+
+    ledger = _ledger()
+    x = _get(ledger, xid)
+    if not x.sha256:
+        raise UsageError(f"exchange {xid} was refused before reading; nothing was archived")
+    archive = Archive.in_workspace(config().workspace)
+    stream = sys.stdout.buffer
+    with archive.open(x.sha256) as fh:
+        while chunk := fh.read(1 << 20):
+            stream.write(chunk)
+    stream.flush()
+
+
+@archive_app.command("verify")
+@handle_errors
+def archive_verify() -> None:
+    """Re-hash every archived file; exit 1 on any mismatch or missing file."""
+    from .store.archive import Archive
+
+    ledger = _ledger()
+    archive = Archive.in_workspace(config().workspace)
+    problems = archive.verify(s for s in ledger.all_sha256() if s)
+    count = sum(1 for _ in archive.iter_blobs())
+    console = out()
+    for p in problems:
+        console.print(p, markup=False)
+    console.print(f"{count} archived file(s) checked, {len(problems)} problem(s)")
+    raise typer.Exit(1 if problems else 0)
+
+
+# -- status ------------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Per channel: last file, backlog, rejected count, undelivered outputs."""
+    from .status import channel_status
+
+    report = channel_status(config())
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    table = Table("channel", "dir", "endpoint", "last file", "last state", "waiting",
+                  "rejected", "undelivered", "last error")
+    for name, s in report.items():
+        table.add_row(name, s["direction"], s["endpoint"], s["last_file"] or "-",
+                      s["last_state"] or "-", str(s["backlog"]), str(s["rejected"]),
+                      str(s["undelivered"]), s["last_error"] or "")
+    out().print(table)
+
+
+# -- demo --------------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def demo(directory: Annotated[Path, typer.Argument(metavar="[DIR]", help="Workspace to create."
+                                                   )] = Path("gateway-demo")) -> None:
+    """Create a demo workspace with sample files, run the whole cycle once, summarise."""
+    from .demo import run_demo
+    from .pipeline.context import Context
+
+    run = run_demo(directory)
+    ctx = Context.open(run.config)
+    try:
+        console = out()
+        table = Table("id", "file received", "result", "accepted", "rejected", "produced",
+                      "ack", title=f"gateway demo in {run.workspace}")
+        ins = ctx.ledger.list_exchanges(direction=Direction.IN)
+        for x in ins:
+            outs = ctx.ledger.outputs_of(x.id)
+            docs = [o.file_name for o in outs if o.kind == "document"]
+            acks = [o.file_name for o in outs if o.kind == "ack"]
+            table.add_row(str(x.id), x.file_name, x.result or str(x.state),
+                          str(x.records_accepted or 0), str(x.records_rejected or 0),
+                          ", ".join(docs) or "-", ", ".join(acks) or "-")
+        console.print(table)
+        s = run.summary
+        produced = sum(len([o for o in ctx.ledger.outputs_of(x.id) if o.kind == "document"])
+                       for x in ins)
+        acked = sum(len([o for o in ctx.ledger.outputs_of(x.id) if o.kind == "ack"])
+                    for x in ins)
+        console.print(f"received {s.received}, produced {produced}, "
+                      f"rejected {s.count(AckResult.REJECTED)}, "
+                      f"duplicates {s.count(AckResult.DUPLICATE)}, acknowledged {acked}, "
+                      f"delivered {s.delivered}", markup=False)
+        console.print(f"next: cd {run.workspace} && gateway rejected list && gateway status",
+                      markup=False)
+    finally:
+        ctx.close()
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:  # raised before a command's own handler could see it
+        err().print(f"Error: {exc}", markup=False)
+        sys.exit(2)

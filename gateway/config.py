@@ -1,0 +1,278 @@
+"""``gateway.toml``: endpoints, channels and their options, validated at start.
+
+Every error names the key path (``channels.erp_stock_in.endpoint``) and how to fix it,
+so that a wrong configuration fails before any file is touched. ``${VAR}`` anywhere in a
+string is replaced from the environment, so secrets stay out of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .model import Direction, Folder, SettleMode
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """``schemas`` or ``mappings`` shipped with the gateway (wheel) or beside it (checkout)."""
+    for candidate in (PACKAGE_DIR / name, PACKAGE_DIR.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"the gateway's {name}/ folder is missing from the installation")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    type: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    direction: Direction
+    endpoint: str
+    document: str
+    mapping: str
+    pattern: str = "*"
+    ack_endpoint: str | None = None
+    settle: SettleMode = SettleMode.DELETE
+    done_suffix: str | None = None
+    min_age: float = 5.0
+    empty_grace: float = 300.0
+    max_size: int = 2 * 1024**3
+    accept_partial: bool = True
+    filename: str = "{stem}_{exchange}.{ext}"
+    ack_filename: str = "ACK_{stem}_{exchange}.xml"
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    workspace: Path
+    mappings_dirs: tuple[Path, ...]
+    schemas_dir: Path
+    poll_interval: float
+    batch_size: int
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.workspace / Folder.STATE
+
+    def inputs(self) -> list[Channel]:
+        return [c for c in self.channels.values() if c.direction is Direction.IN]
+
+    def outputs_for(self, document: str, source_channel: str) -> list[Channel]:
+        return [c for c in self.channels.values()
+                if c.direction is Direction.OUT and c.document == document
+                and (not c.sources or source_channel in c.sources)]
+
+    def channel(self, name: str) -> Channel:
+        try:
+            return self.channels[name]
+        except KeyError:
+            raise ConfigError(f"no channel named {name!r}", key="channels",
+                              hint="known channels: " + ", ".join(sorted(self.channels))
+                              ) from None
+
+
+def parse_duration(value: Any, key: str, file: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError("expected a duration such as '5s' or '500ms'", key=key, file=file)
+    if isinstance(value, int | float):
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ConfigError(f"{value!r} is not a duration", key=key, file=file,
+                          hint="write a number with a unit: '500ms', '5s', '2m', '1h'")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_size(value: Any, key: str, file: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = re.match(r"^\s*(\d+)\s*(B|KB|MB|GB)?\s*$", str(value), re.I)
+    if not m:
+        raise ConfigError(f"{value!r} is not a size", key=key, file=file,
+                          hint="write bytes or a unit: '500KB', '20MB', '2GB'")
+    mult = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[(m.group(2) or "B").upper()]
+    return int(m.group(1)) * mult
+
+
+def interpolate(value: Any, key: str, file: str) -> Any:
+    """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string, recursively."""
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"environment variable {name} is not set", key=key, file=file,
+                              hint=f"export {name}=… before starting the gateway")
+        return _ENV.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, f"{key}.{k}" if key else k, file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, f"{key}[{i}]", file) for i, v in enumerate(value)]
+    return value
+
+
+class _Section:
+    """Reads one table of the file, remembering the key path for every error."""
+
+    def __init__(self, data: dict[str, Any], key: str, file: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError("expected a table", key=key, file=file)
+        self.data, self.key, self.file = data, key, file
+        self.used: set[str] = set()
+
+    def k(self, name: str) -> str:
+        return f"{self.key}.{name}" if self.key else name
+
+    def get(self, name: str, typ: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if default is ...:
+                raise ConfigError("missing required key", key=self.k(name), file=self.file)
+            return default
+        value = self.data[name]
+        if not isinstance(value, typ) or (isinstance(value, bool) and typ in (int, float)):
+            tname = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+            raise ConfigError(f"expected {tname}, found {type(value).__name__} {value!r}",
+                              key=self.k(name), file=self.file)
+        return value
+
+    def choice(self, name: str, choices: type, default: Any = ...) -> Any:
+        raw = self.get(name, str, default if default is ... else str(default))
+        try:
+            return choices(raw)
+        except ValueError:
+            allowed = ", ".join(repr(str(c)) for c in choices)
+            raise ConfigError(f"{raw!r} is not one of {allowed}", key=self.k(name),
+                              file=self.file) from None
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise ConfigError(f"unknown key {unknown[0]!r}", key=self.k(unknown[0]),
+                              file=self.file,
+                              hint="known keys here: " + ", ".join(sorted(self.used)))
+
+
+def load(path: Path | str) -> Config:
+    path = Path(path).resolve()
+    file = str(path)
+    if not path.exists():
+        raise ConfigError("configuration file not found", file=file,
+                          hint="pass --config PATH, or run 'gateway demo' for a sample")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8: {exc}", file=file) from None
+    raw = interpolate(raw, "", file)
+    base = path.parent
+    top = _Section(raw, "", file)
+    gw = _Section(top.get("gateway", dict, {}), "gateway", file)
+    workspace = base / gw.get("workspace", str, ".")
+    extra_mappings = gw.get("mappings", str, "mappings")
+    mappings_dirs = tuple(dict.fromkeys(
+        p for p in (base / extra_mappings, resource_dir("mappings")) if p.is_dir()))
+    schemas_dir = resource_dir("schemas")
+    poll = parse_duration(gw.get("poll_interval", (str, int, float), "2s"),
+                          "gateway.poll_interval", file)
+    batch_size = gw.get("batch_size", int, 200)
+    if batch_size < 1:
+        raise ConfigError("must be at least 1", key="gateway.batch_size", file=file)
+    default_min_age = gw.get("min_age", (str, int, float), "5s")
+    gw.finish()
+
+    endpoints: dict[str, Endpoint] = {}
+    eps = _Section(top.get("endpoints", dict), "endpoints", file)
+    for name in eps.data:
+        sec = _Section(eps.get(name, dict), f"endpoints.{name}", file)
+        etype = sec.get("type", str, "local")
+        if etype != "local":
+            raise ConfigError(f"endpoint type {etype!r} is not supported", key=sec.k("type"),
+                              file=file, hint="supported endpoint types: 'local'")
+        epath = base / sec.get("path", str)
+        sec.finish()
+        endpoints[name] = Endpoint(name, etype, epath)
+    eps.finish()
+
+    channels: dict[str, Channel] = {}
+    chs = _Section(top.get("channels", dict), "channels", file)
+    for name in chs.data:
+        sec = _Section(chs.get(name, dict), f"channels.{name}", file)
+        direction = sec.choice("direction", Direction)
+        endpoint = sec.get("endpoint", str)
+        if endpoint not in endpoints:
+            raise ConfigError(f"no endpoint named {endpoint!r}", key=sec.k("endpoint"),
+                              file=file, hint="declare it under [endpoints." + endpoint + "]")
+        ack = sec.get("ack_endpoint", str, None)
+        if ack is not None and ack not in endpoints:
+            raise ConfigError(f"no endpoint named {ack!r}", key=sec.k("ack_endpoint"),
+                              file=file, hint="declare it under [endpoints." + ack + "]")
+        done = sec.get("done_suffix", str, None)
+        ch = Channel(
+            name=name, direction=direction, endpoint=endpoint,
+            document=sec.get("document", str), mapping=sec.get("mapping", str),
+            pattern=sec.get("pattern", str, "*"), ack_endpoint=ack,
+            settle=sec.choice("settle", SettleMode, SettleMode.DELETE),
+            done_suffix=done or None,
+            min_age=parse_duration(sec.get("min_age", (str, int, float), default_min_age),
+                                   sec.k("min_age"), file),
+            empty_grace=parse_duration(sec.get("empty_grace", (str, int, float), "5m"),
+                                       sec.k("empty_grace"), file),
+            max_size=parse_size(sec.get("max_size", (str, int), "2GB"), sec.k("max_size"), file),
+            accept_partial=sec.get("accept_partial", bool, True),
+            filename=sec.get("filename", str, Channel.filename),
+            ack_filename=sec.get("ack_filename", str, Channel.ack_filename),
+            sources=tuple(sec.get("sources", list, [])),
+        )
+        for src in ch.sources:
+            if src not in chs.data:
+                raise ConfigError(f"no channel named {src!r}", key=sec.k("sources"), file=file)
+        sec.finish()
+        channels[name] = ch
+    chs.finish()
+    top.finish()
+    cfg = Config(path=path, workspace=workspace, mappings_dirs=mappings_dirs,
+                 schemas_dir=schemas_dir, poll_interval=poll, batch_size=batch_size,
+                 endpoints=endpoints, channels=channels)
+    _check_mappings(cfg, file)
+    return cfg
+
+
+def _check_mappings(cfg: Config, file: str) -> None:
+    """Load every channel's mapping now, so a broken mapping stops the start, not a file."""
+    from .mapping.loader import load_mapping
+
+    for ch in cfg.channels.values():
+        m = load_mapping(cfg, ch.mapping, key=f"channels.{ch.name}.mapping")
+        want = "read" if ch.direction is Direction.IN else "write"
+        if m.direction != want:
+            raise ConfigError(f"mapping {ch.mapping!r} is a {m.direction} mapping; an "
+                              f"{ch.direction} channel needs a {want} mapping",
+                              key=f"channels.{ch.name}.mapping", file=file)
+        if m.document != ch.document:
+            raise ConfigError(f"mapping {ch.mapping!r} is for document {m.document!r}, "
+                              f"the channel carries {ch.document!r}",
+                              key=f"channels.{ch.name}.document", file=file)

@@ -1,0 +1,167 @@
+"""Delimited text, read as bytes line by line so that every row keeps its line number.
+
+Decoding happens per line: a byte that the declared encoding cannot decode is reported on
+its own line instead of stopping the whole file, and a file that declares a legacy
+single-byte encoding but is really UTF-8 is caught instead of imported as mojibake.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ..errors import DataError, Problem
+
+BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"))
+_SINGLE_BYTE = {"cp1252", "latin-1", "iso8859-1", "iso8859-15", "cp850", "ascii"}
+_MOJIBAKE_MARKS = ("Ã", "Â", "â€")
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    delimiter: str = ";"
+    quotechar: str = '"'
+    encoding: str = "utf-8"
+    header: bool = True
+    strict_columns: bool = False
+    line_terminator: str = "\r\n"
+    decimal_separator: str = "."
+
+
+def _normalise(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return encoding
+
+
+@dataclass
+class Row:
+    line: int
+    values: list[str]
+    terminated: bool = True
+
+
+class CsvRowReader:
+    """Yields ``Row`` objects; reports undecodable lines into ``problems``."""
+
+    def __init__(self, src: BinaryIO, options: CsvOptions, file_name: str,
+                 problems: list[Problem] | None = None) -> None:
+        self.src = src
+        self.options = options
+        self.file_name = file_name
+        self.problems = problems if problems is not None else []
+        self.encoding = _normalise(options.encoding)
+        self.header: list[str] | None = None
+        self._checked_utf8 = False
+        self.unterminated_line: int | None = None
+
+    def _lines(self) -> Iterator[str]:
+        first = True
+        encoding = self.encoding
+        single_byte = encoding in {_normalise(e) for e in _SINGLE_BYTE}
+        lineno = 0
+        for raw in self.src:
+            lineno += 1
+            if not raw.endswith(b"\n"):
+                self.unterminated_line = lineno
+            if first:
+                first = False
+                for bom, bom_enc in BOMS:
+                    if raw.startswith(bom):
+                        raw = raw[len(bom):]
+                        if bom_enc != "utf-8":
+                            raise DataError(Problem(
+                                f"file starts with a {bom_enc} byte order mark; "
+                                f"only UTF-8 or {self.options.encoding} is accepted",
+                                line=1, file=self.file_name))
+                        encoding, single_byte = "utf-8", False
+                        self.encoding = encoding
+                        break
+            if b"\xef\xbb\xbf" in raw:
+                self.problems.append(Problem("byte order mark in the middle of the file "
+                                             "(two files joined?)",
+                                             line=lineno, file=self.file_name))
+                yield ""
+                continue
+            if b"\x00" in raw:
+                self.problems.append(Problem("NUL byte in line: binary data or UTF-16 text",
+                                             line=lineno, file=self.file_name))
+                yield ""
+                continue
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                self.problems.append(Problem(
+                    f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not valid "
+                    f"{self.options.encoding}", line=lineno, file=self.file_name,
+                    column=exc.start + 1))
+                yield ""
+                continue
+            if single_byte and not self._checked_utf8 and not raw.isascii():
+                self._check_not_utf8(raw, text, lineno)
+            yield text
+
+    def _check_not_utf8(self, raw: bytes, text: str, lineno: int) -> None:
+        """A legacy-encoded file that decodes as UTF-8 with accents is really UTF-8."""
+        self._checked_utf8 = True
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return
+        if any(mark in text for mark in _MOJIBAKE_MARKS):
+            raise DataError(Problem(
+                f"file is UTF-8 encoded but the mapping declares {self.options.encoding}",
+                line=lineno, file=self.file_name, value=text.strip()[:60]))
+
+    def rows(self) -> Iterator[Row]:
+        o = self.options
+        lines = self._lines()
+        reader = csv.reader(lines, delimiter=o.delimiter, quotechar=o.quotechar, strict=True)
+        last_line = 0
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                self.problems.append(Problem(f"malformed CSV: {exc}", line=reader.line_num,
+                                             file=self.file_name))
+                last_line = reader.line_num
+                continue
+            line = last_line + 1
+            last_line = reader.line_num
+            terminated = self.unterminated_line != last_line
+            if not values or (len(values) == 1 and values[0] == ""):
+                continue  # blank line, or an undecodable one already reported
+            if self.header is None and o.header:
+                self.header = [v.strip() for v in values]
+                continue
+            yield Row(line, values, terminated)
+
+
+class CsvRowWriter:
+    """Writes rows to a binary sink in the mapping's encoding and line terminator."""
+
+    def __init__(self, sink: BinaryIO, options: CsvOptions) -> None:
+        self._text = io.TextIOWrapper(sink, encoding=options.encoding, newline="",  # type: ignore[arg-type]
+                                      errors="strict", write_through=False)
+        self._writer = csv.writer(self._text, delimiter=options.delimiter,
+                                  quotechar=options.quotechar,
+                                  lineterminator=options.line_terminator,
+                                  quoting=csv.QUOTE_MINIMAL)
+
+    def write(self, values: list[str]) -> None:
+        self._writer.writerow(values)
+
+    def write_many(self, rows: list[list[str]]) -> None:
+        self._writer.writerows(rows)
+
+    def close(self) -> None:
+        self._text.flush()
+        self._text.detach()

@@ -1,0 +1,1 @@
+"""Declarative mappings: partner formats to canonical documents (readers) and back (writers)."""

@@ -1,0 +1,139 @@
+"""Reader mappings: partner rows → canonical records, every problem located.
+
+A row with a bad value is dropped with a problem naming its line, column and value; the
+other rows go on. Only problems that make the whole file unreadable (a missing column, the
+wrong encoding) raise ``DataError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from ..errors import DataError, Problem
+from ..formats.csv import CsvRowReader
+from .loader import Mapping
+from .transforms import TransformError
+
+Record = dict[str, Any]
+
+
+class ProblemSink:
+    """Keeps the first ``keep`` problems in memory and counts them all (bounded memory)."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.keep = keep
+        self.items: list[Problem] = []
+        self.count = 0
+        self.rows_rejected = 0
+        self._last_line: int | None = None
+
+    def append(self, problem: Problem) -> None:
+        """Record a problem; every problem with a line drops that row (counted once)."""
+        self.count += 1
+        if problem.line is not None and problem.line != self._last_line:
+            self.rows_rejected += 1
+            self._last_line = problem.line
+        if len(self.items) < self.keep:
+            self.items.append(problem)
+
+    def add_file_problem(self, problem: Problem) -> None:
+        """A problem with the whole file (header, encoding): no row is counted for it."""
+        self.count += 1
+        self.items.insert(0, problem)
+        del self.items[self.keep:]
+
+    def sorted(self) -> list[Problem]:
+        """Kept problems in file order (the XSD check reports a chunk after the mapping)."""
+        return sorted(self.items, key=lambda p: (p.line is not None, p.line or 0))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+def read_records(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink
+                 ) -> Iterator[tuple[int, Record]]:
+    """Stream ``(line, record)`` pairs of the valid rows of ``src``."""
+    rows = CsvRowReader(src, mapping.csv, file_name, problems)  # type: ignore[arg-type]
+    it = rows.rows()
+    first = next(it, None)
+    if first is None and rows.header is None and mapping.csv.header:
+        raise DataError(Problem("file is empty: no header line", line=1, file=file_name))
+    plan = _plan(mapping, rows.header, file_name)
+    width = len(rows.header) if rows.header is not None else None
+    if first is None:
+        return
+    yield from _map_rows(_chain_first(first, it), plan, width, file_name, problems)
+
+
+def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def _plan(mapping: Mapping, header: list[str] | None, file_name: str
+          ) -> list[tuple[str, int | None, tuple[Any, ...], str]]:
+    plan = []
+    if header is not None:
+        positions = {name: i for i, name in enumerate(header)}
+        wanted = {f.column for f in mapping.fields if f.column is not None}
+        for f in mapping.fields:
+            if f.column is not None and f.column not in positions:
+                raise DataError(Problem(
+                    f"column {f.column!r} is missing from the header "
+                    f"(found: {', '.join(header)})", line=1, field=f.column, file=file_name))
+        if mapping.csv.strict_columns:
+            for name in header:
+                if name not in wanted:
+                    raise DataError(Problem(f"unexpected column {name!r} in the header",
+                                            line=1, field=name, file=file_name))
+    for f in mapping.fields:
+        if f.column is not None and header is not None:
+            idx: int | None = header.index(f.column)
+            label = f.column
+        else:
+            idx = f.index
+            label = f"column {f.index + 1}" if f.index is not None else f.name
+        plan.append((f.name, idx, f.chain, label))
+    return plan
+
+
+def _map_rows(rows: Iterator[Any], plan: list[tuple[str, int | None, tuple[Any, ...], str]],
+              width: int | None, file_name: str, problems: ProblemSink
+              ) -> Iterator[tuple[int, Record]]:
+    for row in rows:
+        values = row.values
+        if width is not None and len(values) != width:
+            msg = f"expected {width} fields, found {len(values)}"
+            if not row.terminated:
+                msg += "; the last line is cut short (file truncated?)"
+            problems.append(Problem(msg, line=row.line, file=file_name))
+            continue
+        rec: Record = {}
+        ok = True
+        for name, idx, chain, label in plan:
+            if idx is None:
+                value: Any = None
+            elif idx < len(values):
+                value = values[idx]
+            else:
+                problems.append(Problem(f"no field at position {idx + 1}", line=row.line,
+                                        field=label, file=file_name))
+                ok = False
+                continue
+            original = value
+            try:
+                for fn in chain:
+                    value = fn(value)
+            except TransformError as exc:
+                problems.append(Problem(str(exc), line=row.line, field=label,
+                                        value=None if original is None else str(original),
+                                        file=file_name))
+                ok = False
+                continue
+            rec[name] = value
+        if ok:
+            yield row.line, rec

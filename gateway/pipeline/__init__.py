@@ -1,0 +1,1 @@
+"""The way through: intake → transform → deliver, each step repeatable after a crash."""

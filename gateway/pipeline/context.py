@@ -1,0 +1,38 @@
+"""What every pipeline step needs: configuration, ledger, archive, endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Config
+from ..model import LEDGER_FILE
+from ..store.archive import Archive
+from ..store.ledger import Ledger
+from ..transports.local import LocalTransport
+
+
+@dataclass
+class Context:
+    config: Config
+    ledger: Ledger
+    archive: Archive
+    transports: dict[str, LocalTransport] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, config: Config) -> Context:
+        ledger = Ledger(ledger_path(config))
+        archive = Archive.in_workspace(config.workspace)
+        transports = {name: LocalTransport(name, ep.path)
+                      for name, ep in config.endpoints.items()}
+        return cls(config, ledger, archive, transports)
+
+    def transport(self, endpoint: str) -> LocalTransport:
+        return self.transports[endpoint]
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def ledger_path(config: Config) -> Path:
+    return config.state_dir / LEDGER_FILE

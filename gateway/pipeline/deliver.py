@@ -1,0 +1,92 @@
+"""Deliver: outputs go to their endpoint under a temporary name, then are renamed.
+
+States make a crash at any point repeatable without a second copy: PENDING → (temp file
+written and durable) STAGED → (renamed, durable) DELIVERED. On restart a STAGED output
+whose temp file is gone was renamed already; one whose temp file is there is renamed now.
+Deliveries to one endpoint keep their order: the first failure stops that endpoint's
+queue for this round.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ..errors import TransientError
+from ..model import ExchangeState
+from ..store.atomic import DurableBatch, crash_point
+from ..store.ledger import Exchange
+from .context import Context
+
+log = logging.getLogger("gateway.deliver")
+
+
+@dataclass
+class DeliveryReport:
+    delivered: list[int] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # endpoint → error
+
+
+def deliver_pending(ctx: Context, *, skip: set[str] | None = None) -> DeliveryReport:
+    report = DeliveryReport()
+    queues: dict[str, list[Exchange]] = {}
+    for x in ctx.ledger.undelivered():
+        queues.setdefault(x.endpoint, []).append(x)
+    for endpoint, queue in queues.items():
+        if skip and endpoint in skip:
+            continue
+        try:
+            report.delivered += _deliver_queue(ctx, endpoint, queue)
+        except TransientError as exc:
+            report.failed[endpoint] = str(exc)
+            log.warning("endpoint %s: %s; will retry", endpoint, exc)
+    return report
+
+
+def _deliver_queue(ctx: Context, endpoint: str, queue: list[Exchange]) -> list[int]:
+    transport = ctx.transport(endpoint)
+    batch = DurableBatch()
+    recovered = DurableBatch()  # staged before a crash: never discarded, renamed first
+    staged: list[Exchange] = []
+    done: list[int] = []
+    for x in queue:
+        if x.state is ExchangeState.STAGED:
+            if transport.is_staged(x.file_name):
+                recovered.add(transport.staged_path(x.file_name), transport.path / x.file_name)
+            staged.append(x)
+    try:
+        for x in queue:
+            if x.state is not ExchangeState.PENDING:
+                continue
+            try:
+                with ctx.archive.open(x.sha256) as src:
+                    transport.stage(x.file_name, src, batch)
+            except TransientError as exc:
+                with ctx.ledger.transaction():
+                    ctx.ledger.update(x.id, attempts=x.attempts + 1, last_error=str(exc))
+                if not staged:
+                    raise
+                break  # deliver what is ahead of it, keep the order
+            staged.append(x)
+            crash_point("deliver.staged_one")
+        batch.flush()
+    except BaseException:
+        batch.discard()  # nothing recorded as STAGED yet: temp files are only litter
+        raise
+    with ctx.ledger.transaction():
+        for x in staged:
+            if x.state is ExchangeState.PENDING:
+                ctx.ledger.set_state(x.id, ExchangeState.STAGED,
+                                     f"written to {transport.describe()} under a "
+                                     "temporary name")
+    crash_point("deliver.staged")
+    recovered.publish()
+    batch.publish()  # on failure the temp files stay: the next round renames them
+    crash_point("deliver.renamed")
+    with ctx.ledger.transaction():
+        for x in staged:
+            ctx.ledger.set_state(x.id, ExchangeState.DELIVERED,
+                                 f"renamed into place in {transport.describe()}",
+                                 last_error=None)
+            done.append(x.id)
+    return done

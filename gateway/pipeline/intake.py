@@ -1,0 +1,125 @@
+"""Intake: take ready files from an endpoint into the archive and the ledger.
+
+Order of side effects (Rule 1): bytes archived and durable → exchange committed →
+only then is the source removed or moved. A crash anywhere leaves the source in place or
+an exchange that recovery settles; never a source gone without its bytes archived.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from ..config import Channel
+from ..errors import TransientError
+from ..model import Direction, ExchangeState, Folder, SettleMode
+from ..store.archive import Blob
+from ..store.atomic import DurableBatch, crash_point
+from ..transports.local import safe_name
+from ..transports.readiness import Entry, Readiness
+from .context import Context
+
+log = logging.getLogger("gateway.intake")
+
+
+def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
+    """Take up to one batch of ready files of ``channel``; return the new exchange ids."""
+    transport = ctx.transport(channel.endpoint)
+    ready = readiness.observe(transport.list())[: ctx.config.batch_size]
+    if not ready:
+        return []
+    batch = DurableBatch()
+    taken: list[tuple[Entry, Blob | None]] = []
+    for entry in ready:
+        if entry.size > channel.max_size:
+            taken.append((entry, None))  # refused before reading: quarantined, not archived
+            continue
+        try:
+            with transport.open(entry.name) as fh:
+                blob = ctx.archive.put_stream(fh, batch, expected_size=entry.size)
+        except TransientError as exc:
+            log.warning("%s: %s: %s; will retry", channel.name, entry.name, exc)
+            readiness.forget(entry.name)
+            continue
+        taken.append((entry, blob))
+    try:
+        batch.flush()
+        batch.publish()
+    except TransientError:
+        batch.discard()
+        raise
+    crash_point("intake.archived")
+    ids: list[tuple[Entry, int, bool]] = []
+    with ctx.ledger.transaction():
+        for entry, blob in taken:
+            name = safe_name(entry.name)
+            if blob is None:
+                xid = ctx.ledger.add_exchange(
+                    direction=Direction.IN, channel=channel.name, endpoint=channel.endpoint,
+                    file_name=name, size=entry.size, sha256="", document=channel.document,
+                    state=ExchangeState.RECEIVED,
+                    reason=f"seen in {transport.describe()}; over the size limit, not read")
+                ids.append((entry, xid, True))
+                continue
+            existing = ctx.ledger.find_identity(channel.name, name, blob.size, blob.sha256)
+            if existing is not None and existing.settled_at is None:
+                ids.append((entry, existing.id, False))  # committed before a crash: settle it
+                continue
+            xid = ctx.ledger.add_exchange(
+                direction=Direction.IN, channel=channel.name, endpoint=channel.endpoint,
+                file_name=name, size=blob.size, sha256=blob.sha256, document=channel.document,
+                state=ExchangeState.RECEIVED, reason=f"picked up from {transport.describe()}")
+            ids.append((entry, xid, False))
+    crash_point("intake.committed")
+    settled = []
+    for entry, xid, oversize in ids:
+        current = transport.stat(entry.name)
+        if current is not None and (current.size, current.mtime) != (entry.size, entry.mtime):
+            log.warning("%s: %s changed after it was read; the new content is a new file",
+                        channel.name, entry.name)
+        else:
+            mode = SettleMode.MOVE if oversize else channel.settle
+            if oversize:
+                _quarantine(transport, entry.name, xid)
+            else:
+                transport.settle(entry.name, mode, tag=str(xid),
+                                 done_suffix=channel.done_suffix)
+        readiness.forget(entry.name)
+        settled.append(xid)
+        crash_point("intake.settled_one")
+    with ctx.ledger.transaction():
+        for xid in settled:
+            ctx.ledger.mark_settled(xid)
+    return [xid for _, xid, _ in ids]
+
+
+def _quarantine(transport, name: str, xid: int) -> None:  # type: ignore[no-untyped-def]
+    """Move a refused file aside, never delete it: nothing that arrived is lost."""
+    qdir = transport.path / Folder.QUARANTINE
+    qdir.mkdir(exist_ok=True)
+    try:
+        os.replace(transport.path / name, qdir / f"{name}.{xid}")
+    except FileNotFoundError:
+        pass
+
+
+def recover(ctx: Context) -> int:
+    """Settle inputs committed before a crash whose source is still in place."""
+    count = 0
+    for x in ctx.ledger.unsettled():
+        channel = ctx.config.channels.get(x.channel)
+        if channel is None or x.endpoint not in ctx.transports:
+            continue
+        transport = ctx.transport(x.endpoint)
+        current = transport.stat(x.file_name)
+        if current is not None and not x.sha256:
+            _quarantine(transport, x.file_name, x.id)
+        elif current is not None and current.size == x.size:
+            if ctx.archive.hash_file(transport.path / x.file_name) == x.sha256:
+                transport.settle(x.file_name, channel.settle, tag=str(x.id),
+                                 done_suffix=channel.done_suffix)
+        with ctx.ledger.transaction():
+            ctx.ledger.mark_settled(x.id)
+        count += 1
+    ctx.archive.clean_temp()
+    return count

@@ -1,0 +1,186 @@
+"""The runner: recover, then intake → transform → deliver, once or until stopped.
+
+One runner per workspace (an exclusive lock on ``state/gateway.lock``). Transient errors
+of one endpoint back off that endpoint only; data errors never stop the loop.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO
+
+from ..config import Config
+from ..errors import GatewayError, TransientError
+from ..model import AckResult
+from ..store.ledger import Exchange
+from ..transports.readiness import Readiness
+from .context import Context
+from .deliver import deliver_pending
+from .intake import intake, recover
+from .transform import Outcome, ProgressFn, transform_pending
+
+log = logging.getLogger("gateway.runner")
+
+
+@dataclass
+class CycleSummary:
+    received: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+    delivered: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def add(self, other: CycleSummary) -> None:
+        self.received += other.received
+        self.outcomes += other.outcomes
+        self.delivered += other.delivered
+        self.failures.update(other.failures)
+
+    def count(self, result: AckResult) -> int:
+        return sum(1 for o in self.outcomes if o.result is result)
+
+    @property
+    def idle(self) -> bool:
+        return not (self.received or self.outcomes or self.delivered)
+
+
+class Backoff:
+    """Exponential backoff with jitter per endpoint, so a dead endpoint is not hammered."""
+
+    def __init__(self, base: float, cap: float = 300.0) -> None:
+        self.base, self.cap = base, cap
+        self._fails: dict[str, int] = {}
+        self._until: dict[str, float] = {}
+
+    def failed(self, key: str) -> None:
+        n = self._fails.get(key, 0) + 1
+        self._fails[key] = n
+        delay = min(self.cap, self.base * 2 ** (n - 1))
+        self._until[key] = time.monotonic() + delay * (0.5 + random.random() / 2)
+
+    def ok(self, key: str) -> None:
+        self._fails.pop(key, None)
+        self._until.pop(key, None)
+
+    def waiting(self) -> set[str]:
+        now = time.monotonic()
+        return {k for k, t in self._until.items() if t > now}
+
+
+class Gateway:
+    def __init__(self, config: Config, *, progress_for: Callable[[Exchange], ProgressFn | None]
+                 | None = None) -> None:
+        self.config = config
+        self.progress_for = progress_for
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock: IO[str] | None = open(config.state_dir / "gateway.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            raise GatewayError("another gateway process is running on this workspace",
+                               hint=f"stop it first (lock: {config.state_dir / 'gateway.lock'})"
+                               ) from None
+        self.ctx = Context.open(config)
+        for t in self.ctx.transports.values():
+            t.ensure()
+        self.readiness = {
+            ch.name: Readiness(ch.pattern, min_age=ch.min_age, empty_grace=ch.empty_grace,
+                               done_suffix=ch.done_suffix)
+            for ch in config.inputs()}
+        self.backoff = Backoff(base=max(config.poll_interval, 1.0))
+        self.recovered = recover(self.ctx)
+
+    def close(self) -> None:
+        self.ctx.close()
+        if self._lock:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cycle(self) -> CycleSummary:
+        """One pass: take ready files, process what was received, deliver what is pending."""
+        s = CycleSummary()
+        waiting = self.backoff.waiting()
+        for ch in self.config.inputs():
+            if ch.endpoint in waiting:
+                continue
+            try:
+                s.received += len(intake(self.ctx, ch, self.readiness[ch.name]))
+                self.backoff.ok(ch.endpoint)
+            except TransientError as exc:
+                s.failures[ch.endpoint] = str(exc)
+                self.backoff.failed(ch.endpoint)
+                log.warning("channel %s: %s", ch.name, exc)
+        while True:
+            try:
+                outcomes = transform_pending(self.ctx, progress_for=self.progress_for)
+            except TransientError as exc:
+                s.failures["transform"] = str(exc)
+                log.warning("transform: %s", exc)
+                break
+            if not outcomes:
+                break
+            s.outcomes += outcomes
+        report = deliver_pending(self.ctx, skip=waiting)
+        s.delivered += len(report.delivered)
+        for endpoint, err in report.failed.items():
+            s.failures[endpoint] = err
+            self.backoff.failed(endpoint)
+        return s
+
+    def files_waiting(self) -> bool:
+        return any(r.waiting() for r in self.readiness.values())
+
+    def run_once(self, *, settle_timeout: float | None = None) -> CycleSummary:
+        """Process what is ready now; wait while files are still settling, then return."""
+        total = CycleSummary()
+        limit = settle_timeout
+        if limit is None:
+            ages = [ch.min_age for ch in self.config.inputs()] or [0.0]
+            limit = max(ages) + 2 * self.config.poll_interval + 1.0
+        deadline = time.monotonic() + limit
+        while True:
+            s = self.cycle()
+            total.add(s)
+            if not self.files_waiting() or time.monotonic() >= deadline:
+                if s.idle:
+                    break
+                continue
+            time.sleep(min(0.2, max(self.config.poll_interval, 0.05)))
+        return total
+
+    def serve(self, stop: threading.Event, on_cycle: Callable[[CycleSummary], None] | None
+              = None) -> None:
+        """Run until ``stop`` is set; watchdog events wake the loop before the poll interval."""
+        from ..transports.local import Watcher
+
+        wake = threading.Event()
+        folders = [self.ctx.transport(ch.endpoint).path for ch in self.config.inputs()]
+        watcher = Watcher(sorted(set(folders)), wake)
+        watcher.start()
+        try:
+            while not stop.is_set():
+                wake.clear()
+                s = self.cycle()
+                if on_cycle and not s.idle:
+                    on_cycle(s)
+                if self.files_waiting():
+                    stop.wait(min(self.config.poll_interval, 0.5))
+                else:
+                    deadline = time.monotonic() + self.config.poll_interval
+                    while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
+                        wake.wait(0.1)
+        finally:
+            watcher.stop()

@@ -1,0 +1,281 @@
+"""Transform: received exchange → mapped, validated records → flow → outputs and ack.
+
+One exchange is processed inside one ledger savepoint: its stock positions, its outputs
+(recorded PENDING), its ack and its final state are committed together, after the output
+bytes are durable in the archive. A crash before the commit leaves the exchange RECEIVED,
+and the next run produces the same outputs again, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..config import Channel
+from ..documents import document
+from ..errors import DataError, Problem, TransientError
+from ..flows import flow_for
+from ..mapping.loader import Mapping, load_mapping
+from ..mapping.reader import ProblemSink, Record, read_records
+from ..mapping.writer import RecordWriter
+from ..model import AckResult, Direction, ExchangeState, OutputKind
+from ..store.archive import Blob, BlobWriter
+from ..store.atomic import DurableBatch, crash_point
+from ..store.ledger import Exchange
+from ..validate.xsd import ChunkValidator
+from .acknowledge import build_ack
+from .context import Context
+
+log = logging.getLogger("gateway.transform")
+
+CHUNK = 2000
+MAX_ATTEMPTS = 3
+
+Chunk = list[tuple[int, Record]]
+ProgressFn = Callable[[int], None]
+
+
+@dataclass
+class Outcome:
+    exchange_id: int
+    result: AckResult
+    total: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    ignored: int = 0
+    problems: ProblemSink = field(default_factory=ProblemSink)
+    outputs: list[tuple[str, str, Blob]] = field(default_factory=list)
+    note: str | None = None
+    duplicate_of: int | None = None
+
+
+class _Rejected(Exception):
+    """Unwinds the savepoint of a rejected file: nothing it applied survives."""
+
+
+class _Counting:
+    """Wraps a source to report bytes read (progress bars on large files)."""
+
+    def __init__(self, src: BinaryIO, progress: ProgressFn) -> None:
+        self._src, self._progress = src, progress
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._src:
+            self._progress(len(line))
+            yield line
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._src.read(n)
+        self._progress(len(data))
+        return data
+
+
+def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_name: str,
+                 problems: ProblemSink) -> Iterator[Chunk]:
+    """Stream the file as chunks of records that passed the mapping and the XSD."""
+    chunk: Chunk = []
+    for item in read_records(mapping, src, file_name, problems):
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            yield _check(validator, chunk, file_name, problems)
+            chunk = []
+    if chunk:
+        yield _check(validator, chunk, file_name, problems)
+
+
+def _check(validator: ChunkValidator, chunk: Chunk, file_name: str, problems: ProblemSink
+           ) -> Chunk:
+    valid, found = validator.validate(chunk, file_name)
+    for p in found:
+        problems.append(p)
+    return valid
+
+
+def output_name(template: str, *, x: Exchange, channel: str, ext: str) -> str:
+    stem = Path(x.file_name).stem or "file"
+    safe_stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:80]
+    return template.format(stem=safe_stem, ext=ext, exchange=f"{x.id:06d}", channel=channel,
+                           source=x.channel)
+
+
+def process(ctx: Context, x: Exchange, batch: DurableBatch, *,
+            progress: ProgressFn | None = None) -> Outcome:
+    """Process one received exchange inside the caller's transaction."""
+    cfg = ctx.config
+    channel = cfg.channel(x.channel)
+    outcome = Outcome(x.id, AckResult.ACCEPTED)
+    if x.parent_id is None:
+        first = ctx.ledger.find_same_content(channel.name, x.sha256) if x.sha256 else None
+        if first is not None and first.id != x.id:
+            outcome.result = AckResult.DUPLICATE
+            outcome.duplicate_of = first.id
+            outcome.note = f"same content as exchange {first.id} ({first.file_name})"
+            _finish(ctx, x, channel, outcome, batch)
+            return outcome
+    if not x.sha256:
+        outcome.problems.append(Problem(
+            f"file is {x.size} bytes, over this channel's limit of {channel.max_size} bytes; "
+            "it was not read and is kept in the endpoint's quarantine folder",
+            file=x.file_name, exchange_id=x.id))
+        outcome.result = AckResult.REJECTED
+    elif x.size == 0:
+        outcome.problems.append(Problem("file is empty (0 bytes)", line=1, file=x.file_name))
+        outcome.result = AckResult.REJECTED
+    else:
+        try:
+            with ctx.ledger.transaction():
+                _map_and_apply(ctx, x, channel, outcome, batch, progress)
+                if outcome.result is AckResult.REJECTED:
+                    raise _Rejected
+        except _Rejected:
+            outcome.outputs.clear()
+    _finish(ctx, x, channel, outcome, batch)
+    return outcome
+
+
+def _map_and_apply(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
+                   batch: DurableBatch, progress: ProgressFn | None) -> None:
+    cfg = ctx.config
+    mapping = load_mapping(cfg, channel.mapping)
+    doc = document(channel.document)
+    validator = ChunkValidator(doc, cfg.schemas_dir)
+    flow = flow_for(doc.name, ctx.ledger, x.id)
+    writers: list[tuple[Channel, Mapping, BlobWriter, RecordWriter]] = []
+    for out in cfg.outputs_for(doc.name, channel.name):
+        m = load_mapping(cfg, out.mapping)
+        sink = ctx.archive.writer(batch)
+        writers.append((out, m, sink, RecordWriter(
+            m, sink, attributes={"exchange": str(x.id), "source": x.file_name})))
+    problems = outcome.problems
+    try:
+        with ctx.archive.open(x.sha256) as raw:
+            src: Any = _Counting(raw, progress) if progress else raw
+            for chunk in valid_chunks(mapping, validator, src, x.file_name, problems):
+                if not chunk:
+                    continue
+                records = [rec for _, rec in chunk]
+                outcome.accepted += len(records)
+                flow.apply(records)
+                for _out, m, _sink, w in writers:
+                    if m.view in flow.streaming_views:
+                        w.write(records)
+        if outcome.accepted:
+            for _out, m, _sink, w in writers:
+                if m.view not in flow.streaming_views:
+                    w.write(flow.view(m.view))
+    except DataError as exc:
+        problems.add_file_problem(exc.problem)
+        outcome.result = AckResult.REJECTED
+    except FileNotFoundError as exc:
+        raise TransientError(f"archived bytes of exchange {x.id} are missing: {exc}") from exc
+    outcome.rejected = problems.rows_rejected
+    outcome.total = outcome.accepted + outcome.rejected
+    outcome.ignored = flow.ignored
+    outcome.note = flow.note()
+    if outcome.result is not AckResult.REJECTED:
+        if outcome.accepted == 0:
+            if not problems:
+                problems.append(Problem("file has no records", line=2, file=x.file_name))
+            outcome.result = AckResult.REJECTED
+        elif problems:
+            outcome.result = (AckResult.PARTIAL if channel.accept_partial
+                              else AckResult.REJECTED)
+    if outcome.result is AckResult.REJECTED:
+        for _out, _m, sink, _w in writers:
+            sink.abort()
+        return
+    for out, m, sink, w in writers:
+        w.close()
+        blob = sink.finish()
+        outcome.outputs.append((out.name, output_name(out.filename, x=x, channel=out.name,
+                                                      ext=m.extension), blob))
+
+
+def _finish(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
+            batch: DurableBatch) -> None:
+    """Record outputs, the ack and the final state of the exchange."""
+    ledger = ctx.ledger
+    problems = outcome.problems
+    for out_name, file_name, blob in outcome.outputs:
+        out = ctx.config.channels[out_name]
+        ledger.add_exchange(direction=Direction.OUT, channel=out.name, endpoint=out.endpoint,
+                            file_name=file_name, size=blob.size, sha256=blob.sha256,
+                            state=ExchangeState.PENDING, kind=str(OutputKind.DOCUMENT),
+                            document=out.document, source_id=x.id,
+                            reason=f"produced from exchange {x.id} with mapping {out.mapping}")
+    if channel.ack_endpoint:
+        data = build_ack(x, outcome.result, total=outcome.total, accepted=outcome.accepted,
+                         rejected=outcome.rejected, ignored=outcome.ignored,
+                         problems=problems.sorted(), problem_count=problems.count,
+                         duplicate_of=outcome.duplicate_of, note=outcome.note)
+        w = ctx.archive.writer(batch)
+        w.write(data)
+        blob = w.finish()
+        name = output_name(channel.ack_filename, x=x, channel=channel.name, ext="xml")
+        ledger.add_exchange(direction=Direction.OUT, channel=channel.name,
+                            endpoint=channel.ack_endpoint, file_name=name, size=blob.size,
+                            sha256=blob.sha256, state=ExchangeState.PENDING,
+                            kind=str(OutputKind.ACK), document="ack", source_id=x.id,
+                            reason=f"{outcome.result} acknowledgement of exchange {x.id}")
+    ledger.add_problems(x.id, (Problem(p.message, p.line, p.field, p.value)
+                               for p in problems.sorted()))
+    state = {AckResult.DUPLICATE: ExchangeState.DUPLICATE,
+             AckResult.REJECTED: ExchangeState.REJECTED}.get(outcome.result,
+                                                             ExchangeState.PROCESSED)
+    reason = f"{outcome.result}: {outcome.accepted} record(s) accepted"
+    if problems.count:
+        reason += f", {problems.count} error(s)"
+    if outcome.duplicate_of:
+        reason = f"duplicate of exchange {outcome.duplicate_of}"
+    ledger.set_state(x.id, state, reason, result=str(outcome.result),
+                     records_total=outcome.total, records_accepted=outcome.accepted,
+                     records_rejected=outcome.rejected, note=_note(outcome, problems))
+    if x.parent_id is not None:
+        ledger.set_state(x.parent_id, ExchangeState.REPROCESSED,
+                         f"replaced by attempt {x.id} ({outcome.result})")
+
+
+def _note(outcome: Outcome, problems: ProblemSink) -> str | None:
+    parts = [p for p in (outcome.note,) if p]
+    if problems.count > len(problems.items):
+        parts.append(f"{problems.count} errors, the first {len(problems.items)} kept")
+    return "; ".join(parts) or None
+
+
+def transform_pending(ctx: Context, *, progress_for: Callable[[Exchange], ProgressFn | None]
+                      | None = None) -> list[Outcome]:
+    """Process one batch of received exchanges; one commit after the outputs are durable."""
+    pending = [x for x in ctx.ledger.inputs_in_state(ExchangeState.RECEIVED,
+                                                     ctx.config.batch_size * 2)
+               if x.attempts < MAX_ATTEMPTS][: ctx.config.batch_size]
+    if not pending:
+        return []
+    batch = DurableBatch()
+    outcomes = []
+    budget = 64 * 1024 * 1024  # bytes per commit: large files get a commit of their own
+    try:
+        with ctx.ledger.transaction():
+            for x in pending:
+                if outcomes and (budget := budget - x.size) < 0:
+                    break
+                try:
+                    with ctx.ledger.transaction():
+                        progress = progress_for(x) if progress_for else None
+                        outcomes.append(process(ctx, x, batch, progress=progress))
+                except (TransientError, KeyboardInterrupt):
+                    raise
+                except Exception as exc:  # a bug, not bad data: keep the file, say so
+                    log.exception("exchange %s: processing failed", x.id)
+                    ctx.ledger.update(x.id, attempts=x.attempts + 1,
+                                      last_error=f"{type(exc).__name__}: {exc}")
+            batch.flush()
+            batch.publish()
+            crash_point("transform.published")
+    except BaseException:
+        batch.discard()
+        raise
+    crash_point("transform.committed")
+    return outcomes

@@ -1,0 +1,1 @@
+"""Durable state: the ledger (SQLite), the content-addressed archive, atomic file writes."""

@@ -1,0 +1,424 @@
+"""The ledger: every SQL statement of the gateway lives in this module.
+
+SQLite in WAL mode is the embedded default; keeping all SQL here is what lets a
+PostgreSQL backend be added for several gateway nodes. The transition table is
+append-only (enforced by triggers): it is the audit trail of every state change.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem, TransientError
+from ..model import Direction, ExchangeState
+
+MIGRATIONS: list[str] = [
+    # 1: exchanges, transitions, problems
+    """
+    CREATE TABLE exchanges (
+        id INTEGER PRIMARY KEY,
+        direction TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        state TEXT NOT NULL,
+        kind TEXT,
+        document TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        settled_at TEXT,
+        source_id INTEGER REFERENCES exchanges(id),
+        parent_id INTEGER REFERENCES exchanges(id),
+        result TEXT,
+        records_total INTEGER,
+        records_accepted INTEGER,
+        records_rejected INTEGER,
+        note TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX exchanges_channel_sha ON exchanges(channel, sha256);
+    CREATE INDEX exchanges_state ON exchanges(direction, state);
+    CREATE INDEX exchanges_source ON exchanges(source_id);
+    CREATE TABLE transitions (
+        id INTEGER PRIMARY KEY,
+        exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX transitions_exchange ON transitions(exchange_id);
+    CREATE TRIGGER transitions_append_only_u BEFORE UPDATE ON transitions
+        BEGIN SELECT RAISE(ABORT, 'transitions are append-only'); END;
+    CREATE TRIGGER transitions_append_only_d BEFORE DELETE ON transitions
+        BEGIN SELECT RAISE(ABORT, 'transitions are append-only'); END;
+    CREATE TABLE problems (
+        id INTEGER PRIMARY KEY,
+        exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+        line INTEGER,
+        field TEXT,
+        value TEXT,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX problems_exchange ON problems(exchange_id);
+    """,
+    # 2: stock positions per SKU and warehouse (quantities as exact decimal text)
+    """
+    CREATE TABLE stock_positions (
+        sku TEXT NOT NULL,
+        warehouse TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        exchange_id INTEGER NOT NULL,
+        PRIMARY KEY (sku, warehouse)
+    ) WITHOUT ROWID;
+    CREATE INDEX stock_positions_exchange ON stock_positions(exchange_id, sku);
+    """,
+]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    id: int
+    direction: Direction
+    channel: str
+    endpoint: str
+    file_name: str
+    size: int
+    sha256: str
+    state: ExchangeState
+    kind: str | None
+    document: str | None
+    created_at: str
+    updated_at: str
+    settled_at: str | None
+    source_id: int | None
+    parent_id: int | None
+    result: str | None
+    records_total: int | None
+    records_accepted: int | None
+    records_rejected: int | None
+    note: str | None
+    attempts: int
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Exchange:
+        d = dict(row)
+        d["direction"] = Direction(d["direction"])
+        d["state"] = ExchangeState(d["state"])
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    from_state: str | None
+    to_state: str
+    at: str
+    reason: str
+
+
+class Ledger:
+    """SQLite ledger. One connection per process; transactions are explicit."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=5.0,
+                                      check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={synchronous}")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.OperationalError as exc:
+            raise TransientError(f"ledger {path} unavailable: {exc}") from exc
+        self._depth = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- schema -----------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in _split_sql(script):
+                    self.db.execute(stmt)
+                self.db.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+
+    # -- transactions -----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT; nested calls become savepoints."""
+        if self._depth:
+            name = f"sp{self._depth}"
+            self.db.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self.db.execute(f"ROLLBACK TO {name}")
+                self.db.execute(f"RELEASE {name}")
+                raise
+            else:
+                self.db.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise TransientError(f"ledger is locked: {exc}",
+                                 hint="another process holds the ledger; retrying") from exc
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self.db.execute("ROLLBACK")
+            raise TransientError(f"ledger commit failed: {exc}") from exc
+
+    # -- exchanges --------------------------------------------------------------------------
+    def add_exchange(self, *, direction: Direction, channel: str, endpoint: str, file_name: str,
+                     size: int, sha256: str, state: ExchangeState, reason: str,
+                     kind: str | None = None, document: str | None = None,
+                     source_id: int | None = None, parent_id: int | None = None) -> int:
+        at = now()
+        cur = self.db.execute(
+            "INSERT INTO exchanges(direction, channel, endpoint, file_name, size, sha256, state,"
+            " kind, document, created_at, updated_at, source_id, parent_id)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (str(direction), channel, endpoint, file_name, size, sha256, str(state), kind,
+             document, at, at, source_id, parent_id))
+        xid = cur.lastrowid
+        assert xid is not None
+        self.db.execute(
+            "INSERT INTO transitions(exchange_id, from_state, to_state, at, reason)"
+            " VALUES (?,?,?,?,?)", (xid, None, str(state), at, reason))
+        return xid
+
+    def set_state(self, xid: int, state: ExchangeState, reason: str, **fields: Any) -> None:
+        at = now()
+        row = self.db.execute("SELECT state FROM exchanges WHERE id=?", (xid,)).fetchone()
+        sets = ["state=?", "updated_at=?"]
+        values: list[Any] = [str(state), at]
+        for key, value in fields.items():
+            if key not in _UPDATABLE:
+                raise ValueError(f"field {key} cannot be updated")
+            sets.append(f"{key}=?")
+            values.append(value)
+        self.db.execute(f"UPDATE exchanges SET {', '.join(sets)} WHERE id=?", (*values, xid))
+        self.db.execute(
+            "INSERT INTO transitions(exchange_id, from_state, to_state, at, reason)"
+            " VALUES (?,?,?,?,?)", (xid, row["state"], str(state), at, reason))
+
+    def update(self, xid: int, **fields: Any) -> None:
+        """Update bookkeeping fields that are not a state change (attempts, last error)."""
+        for key in fields:
+            if key not in _UPDATABLE:
+                raise ValueError(f"field {key} cannot be updated")
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self.db.execute(f"UPDATE exchanges SET {sets}, updated_at=? WHERE id=?",
+                        (*fields.values(), now(), xid))
+
+    def mark_settled(self, xid: int) -> None:
+        self.db.execute("UPDATE exchanges SET settled_at=? WHERE id=?", (now(), xid))
+
+    def get(self, xid: int) -> Exchange | None:
+        row = self.db.execute("SELECT * FROM exchanges WHERE id=?", (xid,)).fetchone()
+        return Exchange.from_row(row) if row else None
+
+    def find_identity(self, channel: str, file_name: str, size: int, sha256: str
+                      ) -> Exchange | None:
+        """The newest input with this identity (channel + name + size + sha256)."""
+        row = self.db.execute(
+            "SELECT * FROM exchanges WHERE direction='in' AND channel=? AND sha256=?"
+            " AND file_name=? AND size=? ORDER BY id DESC LIMIT 1",
+            (channel, sha256, file_name, size)).fetchone()
+        return Exchange.from_row(row) if row else None
+
+    def find_same_content(self, channel: str, sha256: str) -> Exchange | None:
+        """The first input of this channel with the same bytes, if any was kept."""
+        row = self.db.execute(
+            "SELECT * FROM exchanges WHERE direction='in' AND channel=? AND sha256=?"
+            " AND state != ? ORDER BY id LIMIT 1",
+            (channel, sha256, str(ExchangeState.DUPLICATE))).fetchone()
+        return Exchange.from_row(row) if row else None
+
+    def unsettled(self) -> list[Exchange]:
+        rows = self.db.execute(
+            "SELECT * FROM exchanges WHERE direction='in' AND settled_at IS NULL"
+            " AND parent_id IS NULL ORDER BY id").fetchall()
+        return [Exchange.from_row(r) for r in rows]
+
+    def inputs_in_state(self, state: ExchangeState, limit: int | None = None) -> list[Exchange]:
+        sql = "SELECT * FROM exchanges WHERE direction='in' AND state=? ORDER BY id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [Exchange.from_row(r) for r in self.db.execute(sql, (str(state),))]
+
+    def undelivered(self) -> list[Exchange]:
+        """Outputs not yet delivered, oldest first (deliveries keep their order)."""
+        rows = self.db.execute(
+            "SELECT * FROM exchanges WHERE direction='out' AND state IN (?, ?) ORDER BY id",
+            (str(ExchangeState.PENDING), str(ExchangeState.STAGED))).fetchall()
+        return [Exchange.from_row(r) for r in rows]
+
+    def outputs_of(self, xid: int) -> list[Exchange]:
+        rows = self.db.execute("SELECT * FROM exchanges WHERE source_id=? ORDER BY id", (xid,))
+        return [Exchange.from_row(r) for r in rows]
+
+    def attempts_of(self, xid: int) -> list[Exchange]:
+        rows = self.db.execute("SELECT * FROM exchanges WHERE parent_id=? ORDER BY id", (xid,))
+        return [Exchange.from_row(r) for r in rows]
+
+    def transitions(self, xid: int) -> list[Transition]:
+        rows = self.db.execute(
+            "SELECT from_state, to_state, at, reason FROM transitions WHERE exchange_id=?"
+            " ORDER BY id", (xid,))
+        return [Transition(*r) for r in rows]
+
+    def list_exchanges(self, *, channel: str | None = None, since: str | None = None,
+                       state: str | None = None, direction: Direction | None = None,
+                       limit: int | None = None) -> list[Exchange]:
+        sql = "SELECT * FROM exchanges WHERE 1=1"
+        args: list[Any] = []
+        if channel:
+            sql += " AND channel=?"
+            args.append(channel)
+        if since:
+            sql += " AND created_at>=?"
+            args.append(since)
+        if state:
+            sql += " AND state=?"
+            args.append(state)
+        if direction:
+            sql += " AND direction=?"
+            args.append(str(direction))
+        sql += " ORDER BY id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [Exchange.from_row(r) for r in self.db.execute(sql, args)]
+
+    def all_sha256(self) -> Iterator[str]:
+        for (sha,) in self.db.execute("SELECT DISTINCT sha256 FROM exchanges"):
+            yield sha
+
+    # -- problems ---------------------------------------------------------------------------
+    def add_problems(self, xid: int, problems: Iterable[Problem]) -> None:
+        self.db.executemany(
+            "INSERT INTO problems(exchange_id, line, field, value, message) VALUES (?,?,?,?,?)",
+            ((xid, p.line, p.field, p.value, p.message) for p in problems))
+
+    def problems(self, xid: int, limit: int | None = None) -> list[Problem]:
+        sql = "SELECT line, field, value, message FROM problems WHERE exchange_id=? ORDER BY id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [Problem(message=r["message"], line=r["line"], field=r["field"],
+                        value=r["value"], exchange_id=xid)
+                for r in self.db.execute(sql, (xid,))]
+
+    def problem_count(self, xid: int) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM problems WHERE exchange_id=?",
+                               (xid,)).fetchone()[0]
+
+    # -- status ---------------------------------------------------------------------------
+    def channel_stats(self, channel: str) -> dict[str, Any]:
+        """Last file, counts by state and the newest error of one channel."""
+        last = self.db.execute(
+            "SELECT file_name, state, updated_at FROM exchanges WHERE channel=? AND"
+            " (direction='in' OR kind='document') ORDER BY id DESC LIMIT 1",
+            (channel,)).fetchone()
+        counts = dict(self.db.execute(
+            "SELECT state, COUNT(*) FROM exchanges WHERE channel=? GROUP BY state",
+            (channel,)).fetchall())
+        error = self.db.execute(
+            "SELECT last_error, updated_at FROM exchanges WHERE channel=? AND last_error IS NOT"
+            " NULL AND state IN (?, ?, ?) ORDER BY updated_at DESC LIMIT 1",
+            (channel, str(ExchangeState.RECEIVED), str(ExchangeState.PENDING),
+             str(ExchangeState.STAGED))).fetchone()
+        return {
+            "last_file": last["file_name"] if last else None,
+            "last_state": last["state"] if last else None,
+            "last_time": last["updated_at"] if last else None,
+            "counts": counts,
+            "last_error": error["last_error"] if error else None,
+        }
+
+    # -- stock positions --------------------------------------------------------------------
+    def upsert_positions(self, rows: list[tuple[str, str, str, str]], xid: int) -> int:
+        """Apply (sku, warehouse, quantity, as_of) rows; older never overwrites newer.
+
+        Returns how many rows changed a position; the rest were older than what is held.
+        """
+        before = self.db.total_changes
+        self.db.executemany(
+            "INSERT INTO stock_positions(sku, warehouse, quantity, as_of, exchange_id)"
+            " VALUES (?,?,?,?,?) ON CONFLICT(sku, warehouse) DO UPDATE SET"
+            " quantity=excluded.quantity, as_of=excluded.as_of,"
+            " exchange_id=excluded.exchange_id WHERE excluded.as_of >= stock_positions.as_of",
+            [(*r, xid) for r in rows])
+        return self.db.total_changes - before
+
+    def positions_touched_by(self, xid: int) -> Iterator[tuple[str, str]]:
+        """(sku, quantity) over all warehouses of every SKU this exchange changed, by SKU."""
+        return self.db.execute(
+            "SELECT p.sku, p.quantity FROM stock_positions p"
+            " WHERE p.sku IN (SELECT sku FROM stock_positions WHERE exchange_id=?)"
+            " ORDER BY p.sku", (xid,))
+
+
+_UPDATABLE = frozenset({"result", "records_total", "records_accepted", "records_rejected",
+                        "note", "attempts", "last_error", "settled_at", "file_name"})
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        text = "\n".join(buf).strip()
+        if text.endswith(";") and (not text.upper().startswith("CREATE TRIGGER")
+                                   or text.upper().endswith("END;")):
+            statements.append(text)
+            buf = []
+    if "\n".join(buf).strip():
+        statements.append("\n".join(buf).strip())
+    return statements

@@ -1,0 +1,1 @@
+"""Endpoints: list ready files, fetch bytes, settle sources, deliver outputs."""

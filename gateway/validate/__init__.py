@@ -1,0 +1,1 @@
+"""Validation of canonical records: XSD (lxml) and business rules."""
