@@ -1,0 +1,113 @@
+"""Shared fixtures: a throw-away workspace with local drop folders and the shipped mappings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Config, load
+from gateway.pipeline.context import ledger_path
+from gateway.pipeline.runner import CycleSummary, Gateway
+from gateway.store.ledger import Ledger
+
+STOCK_HEADER = "ARTICLE;DEPOT;QTE_VIRTUELLE;DATE_MAJ\r\n"
+
+CONFIG = """\
+[gateway]
+workspace = "."
+poll_interval = "50ms"
+min_age = "0s"
+
+[endpoints.erp_in]
+path = "inbox/erp"
+
+[endpoints.erp_out]
+path = "outbox/erp"
+
+[endpoints.shop_out]
+path = "outbox/shop"
+
+[channels.erp_stock_in]
+direction = "in"
+endpoint = "erp_in"
+pattern = "*.csv"
+document = "stock"
+mapping = "erp_stock_csv"
+ack_endpoint = "erp_out"
+settle = "{settle}"
+{extra_in}
+
+[channels.shop_stock_csv]
+direction = "out"
+endpoint = "shop_out"
+document = "stock"
+mapping = "prestashop_stock_csv"
+filename = "stock_{{exchange}}.csv"
+
+[channels.shop_stock_xml]
+direction = "out"
+endpoint = "shop_out"
+document = "stock"
+mapping = "canonical_stock_xml"
+filename = "stock_{{exchange}}.xml"
+"""
+
+
+def stock_csv(*rows: str, header: str = STOCK_HEADER, encoding: str = "cp1252") -> bytes:
+    """An ERP stock export: rows like ``"SKU1;MAIN;12,000;28/11/2026 09:15"``, CRLF ends."""
+    return (header + "".join(r + "\r\n" for r in rows)).encode(encoding)
+
+
+@dataclass
+class Workspace:
+    root: Path
+    config_path: Path
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox/erp"
+
+    @property
+    def erp_out(self) -> Path:
+        return self.root / "outbox/erp"
+
+    @property
+    def shop_out(self) -> Path:
+        return self.root / "outbox/shop"
+
+    def config(self) -> Config:
+        return load(self.config_path)
+
+    def drop(self, name: str, data: bytes) -> Path:
+        """Drop a file the way a well-behaved partner does: temp name, then rename."""
+        tmp = self.inbox / f".{name}.part"
+        tmp.write_bytes(data)
+        final = self.inbox / name
+        tmp.rename(final)
+        return final
+
+    def run_once(self) -> CycleSummary:
+        with Gateway(self.config()) as gw:
+            return gw.run_once(settle_timeout=2.0)
+
+    def ledger(self) -> Ledger:
+        return Ledger(ledger_path(self.config()))
+
+    def files(self, folder: Path) -> list[str]:
+        return sorted(p.name for p in folder.iterdir() if p.is_file())
+
+
+def make_workspace(root: Path, *, settle: str = "delete", extra_in: str = "") -> Workspace:
+    root.mkdir(parents=True, exist_ok=True)
+    cfg = root / "gateway.toml"
+    cfg.write_text(CONFIG.format(settle=settle, extra_in=extra_in), encoding="utf-8")
+    for sub in ("inbox/erp", "outbox/erp", "outbox/shop"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    return Workspace(root, cfg)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    return make_workspace(tmp_path / "ws")
