@@ -114,11 +114,11 @@ def _progress_factory() -> Callable[[Exchange], Callable[[int], None] | None] | 
         task = progress.add_task(x.file_name, total=x.size)
         progress.start()
 
-        def advance(n: int) -> None:
-            progress.advance(task, n)
-            if progress.tasks[0].completed >= x.size:
+        def update(position: int) -> None:
+            progress.update(task, completed=position)
+            if position >= x.size:
                 progress.stop()
-        return advance
+        return update
     return factory
 
 

@@ -119,9 +119,9 @@ def interpolate(value: Any, key: str, file: str) -> Any:
     if isinstance(value, str):
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
-            if name in os.environ:
+            if os.environ.get(name) or (name in os.environ and default is None):
                 return os.environ[name]
-            if default is not None:
+            if default is not None:  # like the shell: unset *or empty* takes the default
                 return default
             raise ConfigError(f"environment variable {name} is not set", key=key, file=file,
                               hint=f"export {name}=… before starting the gateway")
@@ -201,7 +201,8 @@ def load(path: Path | str) -> Config:
     batch_size = gw.get("batch_size", int, 200)
     if batch_size < 1:
         raise ConfigError("must be at least 1", key="gateway.batch_size", file=file)
-    default_min_age = gw.get("min_age", (str, int, float), "5s")
+    default_min_age = parse_duration(gw.get("min_age", (str, int, float), "5s"),
+                                     "gateway.min_age", file)
     gw.finish()
 
     endpoints: dict[str, Endpoint] = {}

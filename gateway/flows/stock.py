@@ -19,6 +19,8 @@ from ..store.ledger import Ledger
 
 Record = dict[str, Any]
 
+SMALL_FILE_SKUS = 10_000
+
 
 class StockFlow:
     streaming_views = ("records",)
@@ -28,10 +30,27 @@ class StockFlow:
         self.exchange_id = exchange_id
         self.ignored = 0
         self.applied = 0
+        self._texts: dict[Any, str] = {}  # exports repeat quantities and times
+        self._skus: set[str] | None = set()
 
     def apply(self, records: list[Record]) -> None:
-        rows = [(r["sku"], r["warehouse"], format(r["quantity"], "f"),
-                 r["as_of"].astimezone(UTC).isoformat()) for r in records]
+        texts = self._texts
+        if len(texts) > 50_000:
+            texts.clear()
+        rows = []
+        for r in records:
+            q, t = r["quantity"], r["as_of"]
+            qt = texts.get(q)
+            if qt is None:
+                qt = texts[q] = format(q, "f")
+            tt = texts.get(t)
+            if tt is None:  # as-of times compare as text: always UTC, same precision
+                tt = texts[t] = t.astimezone(UTC).isoformat()
+            rows.append((r["sku"], r["warehouse"], qt, tt))
+        if self._skus is not None:
+            self._skus.update(r["sku"] for r in records)
+            if len(self._skus) > SMALL_FILE_SKUS:
+                self._skus = None  # a large file: find its SKUs by one scan at the end
         changed = self.ledger.upsert_positions(rows, self.exchange_id)
         self.applied += changed
         self.ignored += len(rows) - changed
@@ -39,7 +58,7 @@ class StockFlow:
     def view(self, name: str) -> Iterator[Record]:
         if name != "sku_totals":
             raise ValueError(f"stock has no final view {name!r}")
-        rows = self.ledger.positions_touched_by(self.exchange_id)
+        rows = self.ledger.positions_touched_by(self.exchange_id, self._skus)
         for sku, group in groupby(rows, key=lambda r: r[0]):
             yield {"sku": sku, "quantity": sum((Decimal(q) for _, q in group), Decimal(0))}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -19,7 +20,7 @@ from ..errors import DataError, Problem
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
         (codecs.BOM_UTF16_BE, "utf-16-be"))
 _SINGLE_BYTE = {"cp1252", "latin-1", "iso8859-1", "iso8859-15", "cp850", "ascii"}
-_MOJIBAKE_MARKS = ("Ã", "Â", "â€")
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the codec could not decode
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def _normalise(encoding: str) -> str:
         return encoding
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     line: int
     values: list[str]
@@ -62,62 +63,77 @@ class CsvRowReader:
         self.unterminated_line: int | None = None
 
     def _lines(self) -> Iterator[str]:
-        first = True
+        """Decoded lines; ASCII lines (most of a file) take the fast path in C."""
+        head = self.src.read(4)
         encoding = self.encoding
+        skip = 0
+        for bom, bom_enc in BOMS:
+            if head.startswith(bom):
+                if bom_enc != "utf-8":
+                    raise DataError(Problem(
+                        f"file starts with a {bom_enc} byte order mark; "
+                        f"only UTF-8 or {self.options.encoding} is accepted",
+                        line=1, file=self.file_name))
+                encoding, skip = "utf-8", len(bom)
+                self.encoding = encoding
+                break
+        self.src.seek(skip)
         single_byte = encoding in {_normalise(e) for e in _SINGLE_BYTE}
+        text_stream = io.TextIOWrapper(self.src, encoding=encoding,  # type: ignore[arg-type]
+                                       errors="surrogateescape", newline="")
         lineno = 0
-        for raw in self.src:
-            lineno += 1
-            if not raw.endswith(b"\n"):
-                self.unterminated_line = lineno
-            if first:
-                first = False
-                for bom, bom_enc in BOMS:
-                    if raw.startswith(bom):
-                        raw = raw[len(bom):]
-                        if bom_enc != "utf-8":
-                            raise DataError(Problem(
-                                f"file starts with a {bom_enc} byte order mark; "
-                                f"only UTF-8 or {self.options.encoding} is accepted",
-                                line=1, file=self.file_name))
-                        encoding, single_byte = "utf-8", False
-                        self.encoding = encoding
-                        break
-            if b"\xef\xbb\xbf" in raw:
-                self.problems.append(Problem("byte order mark in the middle of the file "
-                                             "(two files joined?)",
-                                             line=lineno, file=self.file_name))
-                yield ""
-                continue
-            if b"\x00" in raw:
-                self.problems.append(Problem("NUL byte in line: binary data or UTF-16 text",
-                                             line=lineno, file=self.file_name))
-                yield ""
-                continue
+        try:
+            for text in text_stream:
+                lineno += 1
+                if not text.endswith(("\n", "\r")):
+                    self.unterminated_line = lineno
+                if "\x00" in text:
+                    self._problem("NUL byte in line: binary data or UTF-16 text", lineno)
+                    yield ""
+                    continue
+                if text.isascii():
+                    yield text
+                    continue
+                bad = self._check_line(text, lineno, encoding, single_byte)
+                yield "" if bad else text
+        finally:
+            text_stream.detach()
+
+    def _problem(self, message: str, line: int, column: int | None = None) -> None:
+        self.problems.append(Problem(message, line=line, file=self.file_name, column=column))
+
+    def _check_line(self, text: str, lineno: int, encoding: str, single_byte: bool) -> bool:
+        """Checks for a line with non-ASCII text; True when the line must be dropped."""
+        if _UNDECODED.search(text):
+            raw = text.encode(encoding, "surrogateescape")
             try:
-                text = raw.decode(encoding)
+                raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                self.problems.append(Problem(
-                    f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not valid "
-                    f"{self.options.encoding}", line=lineno, file=self.file_name,
-                    column=exc.start + 1))
-                yield ""
-                continue
-            if single_byte and not self._checked_utf8 and not raw.isascii():
-                self._check_not_utf8(raw, text, lineno)
-            yield text
+                self._problem(f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is "
+                              f"not valid {self.options.encoding}", lineno, exc.start + 1)
+                return True
+        if "\ufeff" in text or "ï»¿" in text:
+            self._problem("byte order mark in the middle of the file (two files joined?)",
+                          lineno)
+            return True
+        if single_byte and not self._checked_utf8:
+            self._check_not_utf8(text.encode(encoding, "surrogateescape"), text, lineno)
+        return False
 
     def _check_not_utf8(self, raw: bytes, text: str, lineno: int) -> None:
-        """A legacy-encoded file that decodes as UTF-8 with accents is really UTF-8."""
+        """A legacy-encoded file whose accented bytes form valid UTF-8 is really UTF-8.
+
+        Accented text in a single-byte code page almost never forms valid multi-byte
+        UTF-8 sequences, so the first non-ASCII line decides.
+        """
         self._checked_utf8 = True
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError:
             return
-        if any(mark in text for mark in _MOJIBAKE_MARKS):
-            raise DataError(Problem(
-                f"file is UTF-8 encoded but the mapping declares {self.options.encoding}",
-                line=lineno, file=self.file_name, value=text.strip()[:60]))
+        raise DataError(Problem(
+            f"file is UTF-8 encoded but the mapping declares {self.options.encoding}",
+            line=lineno, file=self.file_name, value=text.strip()[:60]))
 
     def rows(self) -> Iterator[Row]:
         o = self.options

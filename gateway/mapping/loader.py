@@ -153,6 +153,14 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
         c = raw["csv"]
         _known(c, {"delimiter", "quotechar", "encoding", "header", "strict_columns",
                    "line_terminator"}, "csv", file)
+        for k in ("delimiter", "quotechar", "encoding", "line_terminator"):
+            if k in c and not isinstance(c[k], str):
+                raise ConfigError(f"expected a string, found {c[k]!r}", key=f"csv.{k}",
+                                  file=file)
+        for k in ("header", "strict_columns"):  # bool("false") would be True
+            if k in c and not isinstance(c[k], bool):
+                raise ConfigError(f"expected true or false, found {c[k]!r}", key=f"csv.{k}",
+                                  file=file)
         csv_opts = CsvOptions(
             delimiter=c.get("delimiter", ";"), quotechar=c.get("quotechar", '"'),
             encoding=c.get("encoding", "utf-8"), header=bool(c.get("header", True)),
@@ -166,6 +174,9 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
         if len(csv_opts.delimiter) != 1:
             raise ConfigError("the delimiter must be one character", key="csv.delimiter",
                               file=file)
+        if len(csv_opts.quotechar) != 1:
+            raise ConfigError("the quote character must be one character",
+                              key="csv.quotechar", file=file)
     xml_opts = None
     if fmt == "xml":
         x = raw.get("xml", {})

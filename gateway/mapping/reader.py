@@ -13,7 +13,8 @@ from typing import Any, BinaryIO
 from ..errors import DataError, Problem
 from ..formats.csv import CsvRowReader
 from .loader import Mapping
-from .transforms import TransformError
+from .compiled import compile_row_mapper
+from .transforms import Memo
 
 Record = dict[str, Any]
 
@@ -66,7 +67,8 @@ def read_records(mapping: Mapping, src: BinaryIO, file_name: str, problems: Prob
     width = len(rows.header) if rows.header is not None else None
     if first is None:
         return
-    yield from _map_rows(_chain_first(first, it), plan, width, file_name, problems)
+    mapper = compile_row_mapper(plan, width)
+    yield from mapper(_chain_first(first, it), problems, file_name)
 
 
 def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
@@ -75,7 +77,7 @@ def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 
 
 def _plan(mapping: Mapping, header: list[str] | None, file_name: str
-          ) -> list[tuple[str, int | None, tuple[Any, ...], str]]:
+          ) -> list[tuple[str, int | None, Memo, str]]:
     plan = []
     if header is not None:
         positions = {name: i for i, name in enumerate(header)}
@@ -97,43 +99,5 @@ def _plan(mapping: Mapping, header: list[str] | None, file_name: str
         else:
             idx = f.index
             label = f"column {f.index + 1}" if f.index is not None else f.name
-        plan.append((f.name, idx, f.chain, label))
+        plan.append((f.name, idx, Memo(f.chain), label))
     return plan
-
-
-def _map_rows(rows: Iterator[Any], plan: list[tuple[str, int | None, tuple[Any, ...], str]],
-              width: int | None, file_name: str, problems: ProblemSink
-              ) -> Iterator[tuple[int, Record]]:
-    for row in rows:
-        values = row.values
-        if width is not None and len(values) != width:
-            msg = f"expected {width} fields, found {len(values)}"
-            if not row.terminated:
-                msg += "; the last line is cut short (file truncated?)"
-            problems.append(Problem(msg, line=row.line, file=file_name))
-            continue
-        rec: Record = {}
-        ok = True
-        for name, idx, chain, label in plan:
-            if idx is None:
-                value: Any = None
-            elif idx < len(values):
-                value = values[idx]
-            else:
-                problems.append(Problem(f"no field at position {idx + 1}", line=row.line,
-                                        field=label, file=file_name))
-                ok = False
-                continue
-            original = value
-            try:
-                for fn in chain:
-                    value = fn(value)
-            except TransformError as exc:
-                problems.append(Problem(str(exc), line=row.line, field=label,
-                                        value=None if original is None else str(original),
-                                        file=file_name))
-                ok = False
-                continue
-            rec[name] = value
-        if ok:
-            yield row.line, rec

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 from ..documents import to_text
 from ..formats.csv import CsvRowWriter
+from .compiled import compile_xml_serializer
+from .transforms import MISS, Memo
 from .loader import Mapping
 
 _ESC = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
@@ -40,13 +44,29 @@ class RecordWriter:
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         if self._csv is not None:
-            rows = [row_values(self._plan, r) for r in records]
-            self._csv.write_many(rows)
-            self.count += len(rows)
+            plan_, csv_writer = self._plan, self._csv
+            it = iter(records)
+            while rows := [row_values(plan_, r) for r in itertools.islice(it, 5000)]:
+                csv_writer.write_many(rows)  # 5,000 rows at a time: bounded memory
+                self.count += len(rows)
             return
         text, n = xml_records(self.mapping, self._plan, records)
         self.count += n
         self.sink.write(text.encode(self._enc))
+
+    def write_canonical_body(self, body: str, count: int) -> None:
+        """Write records already serialised as canonical XML (by the XSD check)."""
+        self.sink.write(body.encode(self._enc))
+        self.count += count
+
+    @property
+    def is_canonical(self) -> bool:
+        """True when this writer's output is the document's canonical XML, element for element."""
+        m = self.mapping
+        doc = m.doc
+        return (m.format == "xml" and m.xml is not None and m.xml.record == doc.record
+                and [(c.name, c.field, c.chain) for c in m.columns]
+                == [(f, f, ()) for f in doc.fields])
 
     def close(self) -> None:
         if self._csv is not None:
@@ -64,20 +84,30 @@ def _element(path: str, text: str) -> str:
     return "".join(f"<{p}>" for p in parts) + text + "".join(f"</{p}>" for p in reversed(parts))
 
 
-Plan = list[tuple[str, str | None, tuple[Any, ...]]]
+Plan = list[tuple[str, str | None, Memo]]
 
 
 def plan(mapping: Mapping) -> Plan:
-    return [(c.name, c.field, c.chain) for c in mapping.columns]
+    """Per column: its name, the canonical field and its memoised text conversion."""
+    out: Plan = []
+    for c in mapping.columns:
+        steps = [*c.chain, to_text]
+        if mapping.format == "xml":
+            steps.append(functools.partial(_fragment, c.name))
+        out.append((c.name, c.field, Memo(steps)))
+    return out
+
+
+def _fragment(path: str, text: str) -> str:
+    return _element(path, xml_escape(text)) if text != "" else ""
 
 
 def row_values(plan: Plan, rec: dict[str, Any]) -> list[str]:
     out = []
-    for _name, fname, chain in plan:
+    for _name, fname, memo in plan:
         value = rec.get(fname) if fname else None
-        for fn in chain:
-            value = fn(value)
-        out.append(to_text(value))
+        text = memo.cache.get(value, MISS)
+        out.append(memo(value) if text is MISS else text)
     return out
 
 
@@ -85,11 +115,12 @@ def xml_records(mapping: Mapping, plan: Plan, records: Iterable[dict[str, Any]]
                 ) -> tuple[str, int]:
     """One ``<record>…</record>`` line per record; empty values are left out."""
     assert mapping.xml is not None
-    tag = mapping.xml.record
-    parts = []
-    for rec in records:
-        values = row_values(plan, rec)
-        inner = "".join(_element(name, xml_escape(v))
-                        for (name, _f, _c), v in zip(plan, values, strict=True) if v != "")
-        parts.append(f"<{tag}>{inner}</{tag}>\n")
-    return "".join(parts), len(parts)
+    key = id(plan)
+    serialise = _serialisers.get(key)
+    if serialise is None or serialise[0] is not plan:
+        serialise = _serialisers[key] = (plan, compile_xml_serializer(
+            mapping.xml.record, [(fname, memo) for _n, fname, memo in plan]))
+    return serialise[1](records)
+
+
+_serialisers: dict[int, tuple[Plan, Any]] = {}

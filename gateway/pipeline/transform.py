@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from ..config import Channel
 from ..documents import document
@@ -54,23 +54,6 @@ class Outcome:
 
 class _Rejected(Exception):
     """Unwinds the savepoint of a rejected file: nothing it applied survives."""
-
-
-class _Counting:
-    """Wraps a source to report bytes read (progress bars on large files)."""
-
-    def __init__(self, src: BinaryIO, progress: ProgressFn) -> None:
-        self._src, self._progress = src, progress
-
-    def __iter__(self) -> Iterator[bytes]:
-        for line in self._src:
-            self._progress(len(line))
-            yield line
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._src.read(n)
-        self._progress(len(data))
-        return data
 
 
 def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_name: str,
@@ -152,16 +135,21 @@ def _map_and_apply(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome
     problems = outcome.problems
     try:
         with ctx.archive.open(x.sha256) as raw:
-            src: Any = _Counting(raw, progress) if progress else raw
-            for chunk in valid_chunks(mapping, validator, src, x.file_name, problems):
+            for chunk in valid_chunks(mapping, validator, raw, x.file_name, problems):
+                if progress:
+                    progress(raw.tell())
                 if not chunk:
                     continue
                 records = [rec for _, rec in chunk]
                 outcome.accepted += len(records)
                 flow.apply(records)
+                body = validator.last_body
                 for _out, m, _sink, w in writers:
                     if m.view in flow.streaming_views:
-                        w.write(records)
+                        if body is not None and w.is_canonical:
+                            w.write_canonical_body(body, len(records))
+                        else:
+                            w.write(records)
         if outcome.accepted:
             for _out, m, _sink, w in writers:
                 if m.view not in flow.streaming_views:

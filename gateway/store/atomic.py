@@ -27,6 +27,8 @@ _CRASH_AT = os.environ.get("GATEWAY_CRASH_AT", "")
 _CRASH_AFTER = int(os.environ.get("GATEWAY_CRASH_AFTER", "0") or 0)
 _crash_counts: dict[str, int] = {}
 
+FSYNC_EACH_UP_TO = 4  # files in a batch below which fsync per file beats one syncfs
+
 
 def crash_point(name: str) -> None:
     """Exit hard (as a power cut would) when the test-only hook names this point."""
@@ -78,22 +80,25 @@ class DurableBatch:
         self._pairs.append((tmp, final))
         self._dirs.add(final.parent)
 
-    def _sync(self, files: list[Path]) -> None:
-        if _libc is not None:
+    def _sync(self, files: list[Path], *, dirs_only: bool = False) -> None:
+        """One syncfs for many files; a few files are fsynced on their own, so that a
+        large file does not pay for flushing everything else dirty on the disk."""
+        if _libc is not None and len(files) > FSYNC_EACH_UP_TO:
             devices: dict[int, Path] = {}
             for d in self._dirs:
                 devices.setdefault(os.stat(d).st_dev, d)
             for d in devices.values():
                 _syncfs(d)
-        else:
+            return
+        if not dirs_only:
             for f in files:
                 fd = os.open(f, os.O_RDONLY)
                 try:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-            for d in self._dirs:
-                fsync_dir(d)
+        for d in self._dirs | {f.parent for f in files}:
+            fsync_dir(d)
 
     def flush(self) -> None:
         """Make every temporary file's content durable."""
@@ -110,7 +115,7 @@ class DurableBatch:
         try:
             for tmp, final in self._pairs:
                 os.replace(tmp, final)
-            self._sync([final for _, final in self._pairs])
+            self._sync([final for _, final in self._pairs], dirs_only=True)
         except OSError as exc:
             raise TransientError(f"cannot publish files: {exc}") from exc
         self._pairs.clear()

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from itertools import groupby
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,6 @@ MIGRATIONS: list[str] = [
         exchange_id INTEGER NOT NULL,
         PRIMARY KEY (sku, warehouse)
     ) WITHOUT ROWID;
-    CREATE INDEX stock_positions_exchange ON stock_positions(exchange_id, sku);
     """,
 ]
 
@@ -146,6 +146,7 @@ class Ledger:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
+            self.db.execute("PRAGMA cache_size=-32000")  # 32 MB: large stock files apply in order
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.OperationalError as exc:
@@ -397,12 +398,31 @@ class Ledger:
             [(*r, xid) for r in rows])
         return self.db.total_changes - before
 
-    def positions_touched_by(self, xid: int) -> Iterator[tuple[str, str]]:
-        """(sku, quantity) over all warehouses of every SKU this exchange changed, by SKU."""
-        return self.db.execute(
-            "SELECT p.sku, p.quantity FROM stock_positions p"
-            " WHERE p.sku IN (SELECT sku FROM stock_positions WHERE exchange_id=?)"
-            " ORDER BY p.sku", (xid,))
+    def positions_touched_by(self, xid: int, skus: Iterable[str] | None = None
+                             ) -> Iterator[tuple[str, str]]:
+        """(sku, quantity) of every warehouse of each SKU this exchange changed, by SKU.
+
+        With ``skus`` (a small file) only those SKUs are read; without, one ordered scan
+        of the table finds them: no index on the exchange to maintain per row, which
+        would double the cost of applying a large file.
+        """
+        if skus is not None:
+            wanted = sorted(set(skus))
+            for i in range(0, len(wanted), 500):
+                part = wanted[i:i + 500]
+                marks = ",".join("?" * len(part))
+                rows = self.db.execute(
+                    "SELECT sku, quantity, exchange_id FROM stock_positions"
+                    f" WHERE sku IN ({marks}) ORDER BY sku", part).fetchall()
+                touched = {r[0] for r in rows if r[2] == xid}
+                yield from ((r[0], r[1]) for r in rows if r[0] in touched)
+            return
+        rows = self.db.execute(
+            "SELECT sku, quantity, exchange_id FROM stock_positions ORDER BY sku, warehouse")
+        for sku, group in groupby(rows, key=lambda r: r[0]):
+            positions = list(group)  # the warehouses of one SKU: a handful of rows
+            if any(r[2] == xid for r in positions):
+                yield from ((r[0], r[1]) for r in positions)
 
 
 _UPDATABLE = frozenset({"result", "records_total", "records_accepted", "records_rejected",

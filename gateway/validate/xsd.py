@@ -43,17 +43,19 @@ class ChunkValidator:
         self.mapping = canonical_mapping(doc)
         self.parser = safe_parser()
         self.plan = plan(self.mapping)
+        self.last_body: str | None = None  # canonical XML of the last chunk, when all valid
 
-    def _serialise(self, records: Iterable[dict[str, Any]]) -> bytes:
+    def _serialise(self, records: Iterable[dict[str, Any]]) -> tuple[str, bytes]:
         body, _ = xml_records(self.mapping, self.plan, records)
-        return f"<{self.doc.root}>\n{body}</{self.doc.root}>\n".encode()
+        return body, f"<{self.doc.root}>\n{body}</{self.doc.root}>\n".encode()
 
     def validate(self, chunk: list[tuple[int, dict[str, Any]]], file_name: str
                  ) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
         """Split a chunk into valid records and located problems."""
+        self.last_body = None
         if not chunk:
             return chunk, []
-        data = self._serialise(rec for _, rec in chunk)
+        body, data = self._serialise(rec for _, rec in chunk)
         try:
             tree = etree.fromstring(data, self.parser)
         except etree.XMLSyntaxError:
@@ -68,6 +70,7 @@ class ChunkValidator:
                 problems += p
             return valid, problems
         if self.schema.validate(tree):
+            self.last_body = body
             return chunk, []
         bad: dict[int, list[Problem]] = {}
         for err in self.schema.error_log:
