@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC
-from decimal import Decimal
-from itertools import groupby
 from typing import Any
 
 from ..store.ledger import Ledger
@@ -30,7 +28,7 @@ class StockFlow:
         self.exchange_id = exchange_id
         self.ignored = 0
         self.applied = 0
-        self._texts: dict[Any, str] = {}  # exports repeat quantities and times
+        self._texts: dict[Any, str] = {}  # exports repeat the same as-of times
         self._skus: set[str] | None = set()
 
     def apply(self, records: list[Record]) -> None:
@@ -39,14 +37,11 @@ class StockFlow:
             texts.clear()
         rows = []
         for r in records:
-            q, t = r["quantity"], r["as_of"]
-            qt = texts.get(q)
-            if qt is None:
-                qt = texts[q] = format(q, "f")
+            t = r["as_of"]
             tt = texts.get(t)
             if tt is None:  # as-of times compare as text: always UTC, same precision
                 tt = texts[t] = t.astimezone(UTC).isoformat()
-            rows.append((r["sku"], r["warehouse"], qt, tt))
+            rows.append((r["sku"], r["warehouse"], r["quantity"], tt))
         if self._skus is not None:
             self._skus.update(r["sku"] for r in records)
             if len(self._skus) > SMALL_FILE_SKUS:
@@ -58,9 +53,8 @@ class StockFlow:
     def view(self, name: str) -> Iterator[Record]:
         if name != "sku_totals":
             raise ValueError(f"stock has no final view {name!r}")
-        rows = self.ledger.positions_touched_by(self.exchange_id, self._skus)
-        for sku, group in groupby(rows, key=lambda r: r[0]):
-            yield {"sku": sku, "quantity": sum((Decimal(q) for _, q in group), Decimal(0))}
+        for sku, total in self.ledger.stock_totals_touched_by(self.exchange_id, self._skus):
+            yield {"sku": sku, "quantity": total}
 
     def note(self) -> str | None:
         if self.ignored:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from ..errors import DataError, Problem
 
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
         (codecs.BOM_UTF16_BE, "utf-16-be"))
 _SINGLE_BYTE = {"cp1252", "latin-1", "iso8859-1", "iso8859-15", "cp850", "ascii"}
+BLOCK_CHARS = 1 << 20
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the codec could not decode
 
 
@@ -41,8 +43,9 @@ def _normalise(encoding: str) -> str:
         return encoding
 
 
-@dataclass(slots=True)
-class Row:
+class Row(NamedTuple):
+    """One CSV record: the line it starts on, its fields, whether its line was ended."""
+
     line: int
     values: list[str]
     terminated: bool = True
@@ -81,29 +84,50 @@ class CsvRowReader:
         single_byte = encoding in {_normalise(e) for e in _SINGLE_BYTE}
         text_stream = io.TextIOWrapper(self.src, encoding=encoding,  # type: ignore[arg-type]
                                        errors="surrogateescape", newline="")
-        lineno = 0
         try:
-            for text in text_stream:
-                lineno += 1
-                if not text.endswith(("\n", "\r")):
-                    self.unterminated_line = lineno
-                if "\x00" in text:
-                    self._problem("NUL byte in line: binary data or UTF-16 text", lineno)
-                    yield ""
-                    continue
-                if text.isascii():
-                    yield text
-                    continue
-                bad = self._check_line(text, lineno, encoding, single_byte)
-                yield "" if bad else text
+            yield from itertools.chain.from_iterable(
+                self._blocks(text_stream, encoding, single_byte))
         finally:
             text_stream.detach()
+
+    def _blocks(self, text_stream: io.TextIOWrapper, encoding: str, single_byte: bool
+                ) -> Iterator[list[str]]:
+        """Lists of lines, a block of about a megabyte at a time.
+
+        A block with no NUL, no undecodable byte and no stray byte order mark (almost
+        every block) is passed on as it is: the checks run in C over the whole block.
+        Only a block where one of them hits is looked at line by line.
+        """
+        lineno = 0
+        while block := text_stream.read(BLOCK_CHARS):
+            if not block.endswith(("\n", "\r")):
+                block += text_stream.readline()  # blocks end at a line end
+            lines = list(io.StringIO(block, newline=""))
+            first = lineno + 1
+            lineno += len(lines)
+            if not lines[-1].endswith(("\n", "\r")):
+                self.unterminated_line = lineno
+            ascii_block = block.isascii()
+            if not ascii_block and single_byte and not self._checked_utf8:
+                for i, text in enumerate(lines):
+                    if not text.isascii():
+                        self._check_not_utf8(text.encode(encoding, "surrogateescape"), text,
+                                             first + i)
+                        break
+            if "\x00" not in block and (ascii_block or not (
+                    _UNDECODED.search(block) or "\ufeff" in block or "ï»¿" in block)):
+                yield lines
+                continue
+            yield [self._check_line(text, first + i, encoding) for i, text in enumerate(lines)]
 
     def _problem(self, message: str, line: int, column: int | None = None) -> None:
         self.problems.append(Problem(message, line=line, file=self.file_name, column=column))
 
-    def _check_line(self, text: str, lineno: int, encoding: str, single_byte: bool) -> bool:
-        """Checks for a line with non-ASCII text; True when the line must be dropped."""
+    def _check_line(self, text: str, lineno: int, encoding: str) -> str:
+        """One line of a suspicious block: the line itself, or "" when it must be dropped."""
+        if "\x00" in text:
+            self._problem("NUL byte in line: binary data or UTF-16 text", lineno)
+            return ""
         if _UNDECODED.search(text):
             raw = text.encode(encoding, "surrogateescape")
             try:
@@ -111,14 +135,12 @@ class CsvRowReader:
             except UnicodeDecodeError as exc:
                 self._problem(f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is "
                               f"not valid {self.options.encoding}", lineno, exc.start + 1)
-                return True
+                return ""
         if "\ufeff" in text or "ï»¿" in text:
             self._problem("byte order mark in the middle of the file (two files joined?)",
                           lineno)
-            return True
-        if single_byte and not self._checked_utf8:
-            self._check_not_utf8(text.encode(encoding, "surrogateescape"), text, lineno)
-        return False
+            return ""
+        return text
 
     def _check_not_utf8(self, raw: bytes, text: str, lineno: int) -> None:
         """A legacy-encoded file whose accented bytes form valid UTF-8 is really UTF-8.
@@ -137,28 +159,25 @@ class CsvRowReader:
 
     def rows(self) -> Iterator[Row]:
         o = self.options
-        lines = self._lines()
-        reader = csv.reader(lines, delimiter=o.delimiter, quotechar=o.quotechar, strict=True)
+        reader = csv.reader(self._lines(), delimiter=o.delimiter, quotechar=o.quotechar,
+                            strict=True)
         last_line = 0
         while True:
             try:
-                values = next(reader)
-            except StopIteration:
+                for values in reader:
+                    line = last_line + 1
+                    last_line = reader.line_num
+                    if not values or (len(values) == 1 and values[0] == ""):
+                        continue  # blank line, or an undecodable one already reported
+                    if self.header is None and o.header:
+                        self.header = [v.strip() for v in values]
+                        continue
+                    yield (line, values, self.unterminated_line != last_line)  # a Row
                 return
             except csv.Error as exc:
                 self.problems.append(Problem(f"malformed CSV: {exc}", line=reader.line_num,
                                              file=self.file_name))
                 last_line = reader.line_num
-                continue
-            line = last_line + 1
-            last_line = reader.line_num
-            terminated = self.unterminated_line != last_line
-            if not values or (len(values) == 1 and values[0] == ""):
-                continue  # blank line, or an undecodable one already reported
-            if self.header is None and o.header:
-                self.header = [v.strip() for v in values]
-                continue
-            yield Row(line, values, terminated)
 
 
 class CsvRowWriter:

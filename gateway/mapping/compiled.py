@@ -23,16 +23,15 @@ def compile_row_mapper(plan: list[tuple[str, int | None, Memo, str]], width: int
     env: dict[str, Any] = {"MISS": MISS, "Failed": Failed, "Problem": Problem,
                            "_report": _report, "_width": _width_problem}
     lines = ["def map_rows(rows, problems, file_name):",
-             "    for row in rows:",
-             "        values = row.values"]
+             "    for line, values, terminated in rows:"]
     needed = max((idx for _, idx, _, _ in plan if idx is not None), default=-1) + 1
     if width is not None:
         lines += [f"        if len(values) != {width}:",
-                  f"            _width(row, {width}, problems, file_name)",
+                  f"            _width(line, values, terminated, {width}, problems, file_name)",
                   "            continue"]
     else:
         lines += [f"        if len(values) < {needed}:",
-                  f"            _width(row, {needed}, problems, file_name)",
+                  f"            _width(line, values, terminated, {needed}, problems, file_name)",
                   "            continue"]
     names = []
     for i, (_name, idx, memo, _label) in enumerate(plan):
@@ -49,26 +48,27 @@ def compile_row_mapper(plan: list[tuple[str, int | None, Memo, str]], width: int
     results = ", ".join(f"r{i}" for i in names)
     raws = ", ".join(f"v{i}" for i in names)
     lines += [f"        if {failed}:",
-              f"            _report(row, ({results},), ({raws},), LABELS, problems, file_name)",
+              f"            _report(line, ({results},), ({raws},), LABELS, problems, file_name)",
               "            continue"]
     record = ", ".join(f"{name!r}: r{i}" for i, (name, *_rest) in enumerate(plan))
-    lines += [f"        yield row.line, {{{record}}}"]
+    lines += [f"        yield line, {{{record}}}"]
     exec("\n".join(lines), env)  # noqa: S102 - code built above from field positions only
     return env["map_rows"]  # type: ignore[no-any-return]
 
 
-def _width_problem(row: Any, width: int, problems: Any, file_name: str) -> None:
-    msg = f"expected {width} fields, found {len(row.values)}"
-    if not row.terminated:
+def _width_problem(line: int, values: list[str], terminated: bool, width: int, problems: Any,
+                   file_name: str) -> None:
+    msg = f"expected {width} fields, found {len(values)}"
+    if not terminated:
         msg += "; the last line is cut short (file truncated?)"
-    problems.append(Problem(msg, line=row.line, file=file_name))
+    problems.append(Problem(msg, line=line, file=file_name))
 
 
-def _report(row: Any, results: tuple[Any, ...], raws: tuple[Any, ...], labels: tuple[str, ...],
+def _report(line: int, results: tuple[Any, ...], raws: tuple[Any, ...], labels: tuple[str, ...],
             problems: Any, file_name: str) -> None:
     for result, raw, label in zip(results, raws, labels, strict=True):
         if result.__class__ is Failed:
-            problems.append(Problem(result.message, line=row.line, field=label,
+            problems.append(Problem(result.message, line=line, field=label,
                                     value=None if raw is None else str(raw), file=file_name))
 
 

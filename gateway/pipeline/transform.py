@@ -9,6 +9,7 @@ and the next run produces the same outputs again, once.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +26,15 @@ from ..model import AckResult, Direction, ExchangeState, OutputKind
 from ..store.archive import Blob, BlobWriter
 from ..store.atomic import DurableBatch, crash_point
 from ..store.ledger import Exchange
-from ..validate.xsd import ChunkValidator
+from ..validate.xsd import CheckedChunk, ChunkValidator
 from .acknowledge import build_ack
 from .context import Context
 
 log = logging.getLogger("gateway.transform")
 
 CHUNK = 2000
+IN_FLIGHT = 2
+PARALLEL_FROM_BYTES = 4 * 1024 * 1024  # smaller files: a worker process costs more than it saves
 MAX_ATTEMPTS = 3
 
 Chunk = list[tuple[int, Record]]
@@ -57,24 +60,32 @@ class _Rejected(Exception):
 
 
 def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_name: str,
-                 problems: ProblemSink) -> Iterator[Chunk]:
-    """Stream the file as chunks of records that passed the mapping and the XSD."""
+                 problems: ProblemSink) -> Iterator[CheckedChunk]:
+    """Stream the file as chunks of records that passed the mapping and the XSD.
+
+    Up to ``IN_FLIGHT`` chunks are being checked while the next ones are mapped, so that a
+    validator with a worker process runs on the second core.
+    """
+    pending: deque[Callable[[], CheckedChunk]] = deque()
     chunk: Chunk = []
     for item in read_records(mapping, src, file_name, problems):
         chunk.append(item)
         if len(chunk) >= CHUNK:
-            yield _check(validator, chunk, file_name, problems)
+            pending.append(validator.submit(chunk, file_name))
             chunk = []
+            if len(pending) > IN_FLIGHT:
+                yield _collect(pending.popleft(), problems)
     if chunk:
-        yield _check(validator, chunk, file_name, problems)
+        pending.append(validator.submit(chunk, file_name))
+    while pending:
+        yield _collect(pending.popleft(), problems)
 
 
-def _check(validator: ChunkValidator, chunk: Chunk, file_name: str, problems: ProblemSink
-           ) -> Chunk:
-    valid, found = validator.validate(chunk, file_name)
-    for p in found:
+def _collect(ticket: Callable[[], CheckedChunk], problems: ProblemSink) -> CheckedChunk:
+    checked = ticket()
+    for p in checked.problems:
         problems.append(p)
-    return valid
+    return checked
 
 
 def output_name(template: str, *, x: Exchange, channel: str, ext: str) -> str:
@@ -124,7 +135,8 @@ def _map_and_apply(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome
     cfg = ctx.config
     mapping = load_mapping(cfg, channel.mapping)
     doc = document(channel.document)
-    validator = ChunkValidator(doc, cfg.schemas_dir)
+    pool = ctx.validation_pool() if x.size >= PARALLEL_FROM_BYTES else None
+    validator = ChunkValidator(doc, cfg.schemas_dir, pool)
     flow = flow_for(doc.name, ctx.ledger, x.id)
     writers: list[tuple[Channel, Mapping, BlobWriter, RecordWriter]] = []
     for out in cfg.outputs_for(doc.name, channel.name):
@@ -135,15 +147,15 @@ def _map_and_apply(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome
     problems = outcome.problems
     try:
         with ctx.archive.open(x.sha256) as raw:
-            for chunk in valid_chunks(mapping, validator, raw, x.file_name, problems):
+            for checked in valid_chunks(mapping, validator, raw, x.file_name, problems):
                 if progress:
                     progress(raw.tell())
-                if not chunk:
+                if not checked.valid:
                     continue
-                records = [rec for _, rec in chunk]
+                records = [rec for _, rec in checked.valid]
                 outcome.accepted += len(records)
                 flow.apply(records)
-                body = validator.last_body
+                body = checked.body
                 for _out, m, _sink, w in writers:
                     if m.view in flow.streaming_views:
                         if body is not None and w.is_canonical:

@@ -11,8 +11,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from itertools import groupby
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +72,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX problems_exchange ON problems(exchange_id);
     """,
-    # 2: stock positions per SKU and warehouse (quantities as exact decimal text)
+    # 2: stock positions per SKU and warehouse; quantities in millionths (exact integers,
+    #    so that SQLite sums them exactly: the XSD allows six decimal places)
     """
     CREATE TABLE stock_positions (
         sku TEXT NOT NULL,
         warehouse TEXT NOT NULL,
-        quantity TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
         as_of TEXT NOT NULL,
         exchange_id INTEGER NOT NULL,
         PRIMARY KEY (sku, warehouse)
@@ -384,26 +385,32 @@ class Ledger:
         }
 
     # -- stock positions --------------------------------------------------------------------
-    def upsert_positions(self, rows: list[tuple[str, str, str, str]], xid: int) -> int:
-        """Apply (sku, warehouse, quantity, as_of) rows; older never overwrites newer.
-
-        Returns how many rows changed a position; the rest were older than what is held.
+    def upsert_positions(self, rows: list[tuple[str, str, Decimal, str]], xid: int) -> int:
+        """Apply (sku, warehouse, quantity, as_of UTC ISO text) rows; older never overwrites
+        newer. Returns how many rows changed a position; the rest were older than held.
         """
+        micro: dict[Decimal, int] = {}
+        params = []
+        for sku, warehouse, quantity, as_of in rows:
+            m = micro.get(quantity)
+            if m is None:
+                m = micro[quantity] = to_micro(quantity)
+            params.append((sku, warehouse, m, as_of, xid))
         before = self.db.total_changes
         self.db.executemany(
             "INSERT INTO stock_positions(sku, warehouse, quantity, as_of, exchange_id)"
             " VALUES (?,?,?,?,?) ON CONFLICT(sku, warehouse) DO UPDATE SET"
             " quantity=excluded.quantity, as_of=excluded.as_of,"
             " exchange_id=excluded.exchange_id WHERE excluded.as_of >= stock_positions.as_of",
-            [(*r, xid) for r in rows])
+            params)
         return self.db.total_changes - before
 
-    def positions_touched_by(self, xid: int, skus: Iterable[str] | None = None
-                             ) -> Iterator[tuple[str, str]]:
-        """(sku, quantity) of every warehouse of each SKU this exchange changed, by SKU.
+    def stock_totals_touched_by(self, xid: int, skus: Iterable[str] | None = None
+                                ) -> Iterator[tuple[str, Decimal]]:
+        """(sku, quantity over all warehouses) of each SKU this exchange changed, by SKU.
 
-        With ``skus`` (a small file) only those SKUs are read; without, one ordered scan
-        of the table finds them: no index on the exchange to maintain per row, which
+        With ``skus`` (a small file) only those SKUs are read; without, one aggregate
+        scan in key order finds them: no index on the exchange to maintain per row, which
         would double the cost of applying a large file.
         """
         if skus is not None:
@@ -412,17 +419,30 @@ class Ledger:
                 part = wanted[i:i + 500]
                 marks = ",".join("?" * len(part))
                 rows = self.db.execute(
-                    "SELECT sku, quantity, exchange_id FROM stock_positions"
-                    f" WHERE sku IN ({marks}) ORDER BY sku", part).fetchall()
-                touched = {r[0] for r in rows if r[2] == xid}
-                yield from ((r[0], r[1]) for r in rows if r[0] in touched)
+                    "SELECT sku, SUM(quantity) FROM stock_positions"
+                    f" WHERE sku IN ({marks}) GROUP BY sku HAVING MAX(exchange_id = ?)"
+                    " ORDER BY sku", (*part, xid))
+                yield from ((sku, from_micro(total)) for sku, total in rows)
             return
         rows = self.db.execute(
-            "SELECT sku, quantity, exchange_id FROM stock_positions ORDER BY sku, warehouse")
-        for sku, group in groupby(rows, key=lambda r: r[0]):
-            positions = list(group)  # the warehouses of one SKU: a handful of rows
-            if any(r[2] == xid for r in positions):
-                yield from ((r[0], r[1]) for r in positions)
+            "SELECT sku, SUM(quantity) FROM stock_positions GROUP BY sku"
+            " HAVING MAX(exchange_id = ?) ORDER BY sku", (xid,))
+        yield from ((sku, from_micro(total)) for sku, total in rows)
+
+
+MICRO = 6
+
+
+def to_micro(quantity: Decimal) -> int:
+    """Exact millionths; a quantity with more decimals than the schema allows is refused."""
+    scaled = quantity.scaleb(MICRO)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"quantity {quantity} has more than {MICRO} decimal places")
+    return int(scaled)
+
+
+def from_micro(value: int) -> Decimal:
+    return Decimal(value).scaleb(-MICRO)
 
 
 _UPDATABLE = frozenset({"result", "records_total", "records_accepted", "records_rejected",

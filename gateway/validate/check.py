@@ -45,8 +45,8 @@ def check_file(cfg: Config, channel_name: str, path: Path) -> CheckReport:
         return CheckReport(path, 0, problems)
     try:
         with open(path, "rb") as fh:
-            for chunk in valid_chunks(mapping, validator, fh, name, problems):
-                accepted += len(chunk)
+            for checked in valid_chunks(mapping, validator, fh, name, problems):
+                accepted += len(checked.valid)
     except DataError as exc:
         problems.add_file_problem(exc.problem)
     if accepted == 0 and not problems:

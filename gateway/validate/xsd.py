@@ -8,7 +8,10 @@ DTDs, entities and network access are refused by the parser.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import multiprocessing
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,54 +39,93 @@ def load_schema(path: Path) -> etree.XMLSchema:
     return _schemas[path]
 
 
+Chunk = list[tuple[int, dict[str, Any]]]
+
+
+def check_document(schema_path: str, data: bytes) -> list[tuple[int, str]] | None:
+    """Parse and validate one canonical XML text: ``[]`` when valid, else (line, message)
+    per error; ``None`` when the text is not well-formed. Runs in a worker process for
+    large files: libxml2 holds the GIL, so a second core is only reached this way."""
+    try:
+        tree = etree.fromstring(data, safe_parser())
+    except etree.XMLSyntaxError:
+        return None
+    schema = load_schema(Path(schema_path))
+    if schema.validate(tree):
+        return []
+    return [(err.line, err.message) for err in schema.error_log]
+
+
+@dataclass
+class CheckedChunk:
+    valid: Chunk
+    problems: list[Problem]
+    body: str | None  # canonical XML of the records when all were valid, ready to write
+
+
 class ChunkValidator:
-    def __init__(self, doc: DocumentType, schemas_dir: Path) -> None:
+    def __init__(self, doc: DocumentType, schemas_dir: Path, pool: Executor | None = None
+                 ) -> None:
         self.doc = doc
-        self.schema = load_schema(doc.schema_path(schemas_dir))
+        self.schema_path = doc.schema_path(schemas_dir)
+        load_schema(self.schema_path)  # a broken schema fails here, not in a worker
         self.mapping = canonical_mapping(doc)
-        self.parser = safe_parser()
         self.plan = plan(self.mapping)
-        self.last_body: str | None = None  # canonical XML of the last chunk, when all valid
+        self.pool = pool
 
     def _serialise(self, records: Iterable[dict[str, Any]]) -> tuple[str, bytes]:
         body, _ = xml_records(self.mapping, self.plan, records)
         return body, f"<{self.doc.root}>\n{body}</{self.doc.root}>\n".encode()
 
-    def validate(self, chunk: list[tuple[int, dict[str, Any]]], file_name: str
-                 ) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
-        """Split a chunk into valid records and located problems."""
-        self.last_body = None
+    def submit(self, chunk: Chunk, file_name: str) -> Callable[[], CheckedChunk]:
+        """Start checking a chunk; call the result to wait for it. Chunks submitted in
+        order and collected in order keep the file's order."""
         if not chunk:
-            return chunk, []
+            return lambda: CheckedChunk(chunk, [], None)
         body, data = self._serialise(rec for _, rec in chunk)
-        try:
-            tree = etree.fromstring(data, self.parser)
-        except etree.XMLSyntaxError:
+        if self.pool is None:
+            errors = check_document(str(self.schema_path), data)
+            return lambda: self._result(chunk, file_name, body, errors)
+        future = self.pool.submit(check_document, str(self.schema_path), data)
+        return lambda: self._result(chunk, file_name, body, future.result())
+
+    def validate(self, chunk: Chunk, file_name: str) -> CheckedChunk:
+        return self.submit(chunk, file_name)()
+
+    def _result(self, chunk: Chunk, file_name: str, body: str,
+                errors: list[tuple[int, str]] | None) -> CheckedChunk:
+        if errors == []:
+            return CheckedChunk(chunk, [], body)
+        if errors is None:  # not well-formed: find the record(s) one by one
             if len(chunk) == 1:
-                line = chunk[0][0]
-                return [], [Problem("value contains characters not allowed in XML",
-                                    line=line, file=file_name)]
-            valid, problems = [], []
-            for item in chunk:  # locate the bad record(s) one by one
-                v, p = self.validate([item], file_name)
-                valid += v
-                problems += p
-            return valid, problems
-        if self.schema.validate(tree):
-            self.last_body = body
-            return chunk, []
+                return CheckedChunk([], [Problem("value contains characters not allowed in "
+                                                 "XML", line=chunk[0][0], file=file_name)],
+                                    None)
+            valid: Chunk = []
+            problems: list[Problem] = []
+            for item in chunk:
+                one = self._result([item], file_name, "", check_document(
+                    str(self.schema_path), self._serialise([item[1]])[1]))
+                valid += one.valid
+                problems += one.problems
+            return CheckedChunk(valid, problems, None)
         bad: dict[int, list[Problem]] = {}
-        for err in self.schema.error_log:
-            idx = err.line - 2  # line 1 is the root element
+        for err_line, message in errors:
+            idx = err_line - 2  # line 1 is the root element
             if 0 <= idx < len(chunk):
                 line, _ = chunk[idx]
                 bad.setdefault(idx, []).append(
-                    Problem(_clean(err.message), line=line, field=_field(err.message),
+                    Problem(_clean(message), line=line, field=_field(message),
                             file=file_name))
             else:
-                bad.setdefault(-1, []).append(Problem(_clean(err.message), file=file_name))
+                bad.setdefault(-1, []).append(Problem(_clean(message), file=file_name))
         valid = [item for i, item in enumerate(chunk) if i not in bad]
-        return valid, [p for ps in bad.values() for p in ps]
+        return CheckedChunk(valid, [p for ps in bad.values() for p in ps], None)
+
+
+def validation_pool() -> Executor:
+    """One worker process for XSD checks of large files (spawned: no inherited locks)."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _field(message: str) -> str | None:

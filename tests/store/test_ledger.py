@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
-from itertools import groupby
 from pathlib import Path
 
 import pytest
@@ -169,61 +168,68 @@ def positions(ledger: Ledger) -> list[tuple[str, str, str, str, int]]:
 T1 = "2026-11-28T08:15:00+00:00"
 T2 = "2026-11-29T08:15:00+00:00"
 T0 = "2026-11-27T08:15:00+00:00"
+D = Decimal
 
 
 def test_upsert_positions_inserts_and_counts(ledger: Ledger) -> None:
     with ledger.transaction():
-        changed = ledger.upsert_positions([("A-1", "MAIN", "12.000", T1),
-                                           ("A-1", "EAST", "3.500", T1)], 1)
+        changed = ledger.upsert_positions([("A-1", "MAIN", D("12.000"), T1),
+                                           ("A-1", "EAST", D("3.5"), T1)], 1)
     assert changed == 2
-    assert positions(ledger) == [("A-1", "EAST", "3.500", T1, 1),
-                                 ("A-1", "MAIN", "12.000", T1, 1)]
+    # stored in exact millionths so that SQLite sums them exactly
+    assert positions(ledger) == [("A-1", "EAST", 3_500_000, T1, 1),
+                                 ("A-1", "MAIN", 12_000_000, T1, 1)]
+
+
+def test_quantity_with_more_than_six_decimals_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="more than 6 decimal places"), ledger.transaction():
+        ledger.upsert_positions([("A-1", "MAIN", D("0.0000001"), T1)], 1)
+    assert positions(ledger) == []
 
 
 def test_older_as_of_never_overwrites_newer(ledger: Ledger) -> None:
     with ledger.transaction():
-        ledger.upsert_positions([("A-1", "MAIN", "12", T1), ("B-2", "MAIN", "5", T1)], 1)
+        ledger.upsert_positions([("A-1", "MAIN", D(12), T1), ("B-2", "MAIN", D(5), T1)], 1)
     with ledger.transaction():
-        changed = ledger.upsert_positions([("A-1", "MAIN", "99", T0),   # older: ignored
-                                           ("B-2", "MAIN", "7", T2),    # newer: applied
-                                           ("C-3", "MAIN", "1", T0)],   # new SKU: inserted
+        changed = ledger.upsert_positions([("A-1", "MAIN", D(99), T0),   # older: ignored
+                                           ("B-2", "MAIN", D(7), T2),    # newer: applied
+                                           ("C-3", "MAIN", D(1), T0)],   # new SKU: inserted
                                           2)
     assert changed == 2
-    assert positions(ledger) == [("A-1", "MAIN", "12", T1, 1),
-                                 ("B-2", "MAIN", "7", T2, 2),
-                                 ("C-3", "MAIN", "1", T0, 2)]
+    assert positions(ledger) == [("A-1", "MAIN", 12_000_000, T1, 1),
+                                 ("B-2", "MAIN", 7_000_000, T2, 2),
+                                 ("C-3", "MAIN", 1_000_000, T0, 2)]
 
 
 def test_same_as_of_is_applied(ledger: Ledger) -> None:
     with ledger.transaction():
-        ledger.upsert_positions([("A-1", "MAIN", "12", T1)], 1)
+        ledger.upsert_positions([("A-1", "MAIN", D(12), T1)], 1)
     with ledger.transaction():
-        assert ledger.upsert_positions([("A-1", "MAIN", "10", T1)], 2) == 1
-    assert positions(ledger) == [("A-1", "MAIN", "10", T1, 2)]
+        assert ledger.upsert_positions([("A-1", "MAIN", D(10), T1)], 2) == 1
+    assert positions(ledger) == [("A-1", "MAIN", 10_000_000, T1, 2)]
 
 
 def test_all_older_rows_change_nothing(ledger: Ledger) -> None:
     with ledger.transaction():
-        ledger.upsert_positions([("A-1", "MAIN", "12", T2), ("A-1", "EAST", "1", T2)], 1)
+        ledger.upsert_positions([("A-1", "MAIN", D(12), T2), ("A-1", "EAST", D(1), T2)], 1)
     with ledger.transaction():
-        assert ledger.upsert_positions([("A-1", "MAIN", "0", T1),
-                                        ("A-1", "EAST", "0", T0)], 2) == 0
-    assert positions(ledger) == [("A-1", "EAST", "1", T2, 1), ("A-1", "MAIN", "12", T2, 1)]
+        assert ledger.upsert_positions([("A-1", "MAIN", D(0), T1),
+                                        ("A-1", "EAST", D(0), T0)], 2) == 0
+    assert positions(ledger) == [("A-1", "EAST", 1_000_000, T2, 1),
+                                 ("A-1", "MAIN", 12_000_000, T2, 1)]
 
 
-def test_positions_touched_by_gives_all_warehouses_of_touched_skus_only(ledger: Ledger
-                                                                         ) -> None:
+@pytest.mark.parametrize("by_sku", [False, True], ids=["scan", "sku-list"])
+def test_totals_cover_all_warehouses_of_touched_skus_only(ledger: Ledger, by_sku: bool
+                                                          ) -> None:
     with ledger.transaction():
-        ledger.upsert_positions([("A-1", "MAIN", "12.000", T1), ("A-1", "EAST", "3.500", T1),
-                                 ("B-2", "MAIN", "4", T1), ("Z-9", "MAIN", "100", T1)], 1)
+        ledger.upsert_positions([("A-1", "MAIN", D("12.000"), T1), ("A-1", "EAST", D("3.5"), T1),
+                                 ("B-2", "MAIN", D(4), T1), ("Z-9", "MAIN", D(100), T1)], 1)
     with ledger.transaction():
-        ledger.upsert_positions([("B-2", "EAST", "2.5", T2),
-                                 ("A-1", "MAIN", "10.000", T2),
-                                 ("Z-9", "MAIN", "1", T0)], 2)  # older: not touched
-    rows = [tuple(r) for r in ledger.positions_touched_by(2)]
-    assert sorted(rows) == [("A-1", "10.000"), ("A-1", "3.500"), ("B-2", "2.5"), ("B-2", "4")]
-    assert [r[0] for r in rows] == ["A-1", "A-1", "B-2", "B-2"]  # grouped by SKU
-    totals = {sku: sum((Decimal(q) for _, q in group), Decimal(0))
-              for sku, group in groupby(rows, key=lambda r: r[0])}
-    assert totals == {"A-1": Decimal("13.500"), "B-2": Decimal("6.5")}
-    assert [tuple(r) for r in ledger.positions_touched_by(3)] == []
+        ledger.upsert_positions([("B-2", "EAST", D("2.5"), T2),
+                                 ("A-1", "MAIN", D("10.000"), T2),
+                                 ("Z-9", "MAIN", D(1), T0)], 2)  # older: not touched
+    skus = ["B-2", "A-1", "Z-9"] if by_sku else None
+    assert list(ledger.stock_totals_touched_by(2, skus)) == [("A-1", D("13.5")),
+                                                             ("B-2", D("6.5"))]
+    assert list(ledger.stock_totals_touched_by(3, skus)) == []
