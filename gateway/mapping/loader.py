@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ class Mapping:
     xml: XmlOptions | None = None
     fields: tuple[FieldSpec, ...] = ()
     columns: tuple[ColumnSpec, ...] = ()
+    # compiled forms (plans, generated loops), built once per mapping and kept with it
+    compiled: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def extension(self) -> str:
@@ -228,6 +231,7 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
                    csv=csv_opts, xml=xml_opts, fields=tuple(fields), columns=tuple(columns))
 
 
+@functools.cache
 def canonical_mapping(doc: DocumentType) -> Mapping:
     """The identity writer of a document: its canonical XML, as its XSD defines it."""
     return Mapping(name=f"canonical_{doc.name}", path=Path("<canonical>"), direction="write",

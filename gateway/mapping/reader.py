@@ -63,11 +63,16 @@ def read_records(mapping: Mapping, src: BinaryIO, file_name: str, problems: Prob
     first = next(it, None)
     if first is None and rows.header is None and mapping.csv.header:
         raise DataError(Problem("file is empty: no header line", line=1, file=file_name))
-    plan = _plan(mapping, rows.header, file_name)
-    width = len(rows.header) if rows.header is not None else None
+    key = ("rows", tuple(rows.header) if rows.header is not None else None)
+    mapper = mapping.compiled.get(key)
+    if mapper is None:  # one generated loop per mapping and header layout
+        plan = _plan(mapping, rows.header, file_name)
+        width = len(rows.header) if rows.header is not None else None
+        mapper = compile_row_mapper(plan, width)
+        if len(mapping.compiled) < 64:
+            mapping.compiled[key] = mapper
     if first is None:
         return
-    mapper = compile_row_mapper(plan, width)
     yield from mapper(_chain_first(first, it), problems, file_name)
 
 

@@ -89,12 +89,16 @@ Plan = list[tuple[str, str | None, Memo]]
 
 def plan(mapping: Mapping) -> Plan:
     """Per column: its name, the canonical field and its memoised text conversion."""
+    cached = mapping.compiled.get("plan")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     out: Plan = []
     for c in mapping.columns:
         steps = [*c.chain, to_text]
         if mapping.format == "xml":
             steps.append(functools.partial(_fragment, c.name))
         out.append((c.name, c.field, Memo(steps)))
+    mapping.compiled["plan"] = out
     return out
 
 
@@ -115,12 +119,8 @@ def xml_records(mapping: Mapping, plan: Plan, records: Iterable[dict[str, Any]]
                 ) -> tuple[str, int]:
     """One ``<record>…</record>`` line per record; empty values are left out."""
     assert mapping.xml is not None
-    key = id(plan)
-    serialise = _serialisers.get(key)
-    if serialise is None or serialise[0] is not plan:
-        serialise = _serialisers[key] = (plan, compile_xml_serializer(
-            mapping.xml.record, [(fname, memo) for _n, fname, memo in plan]))
-    return serialise[1](records)
-
-
-_serialisers: dict[int, tuple[Plan, Any]] = {}
+    serialise = mapping.compiled.get("xml")
+    if serialise is None:
+        serialise = mapping.compiled["xml"] = compile_xml_serializer(
+            mapping.xml.record, [(fname, memo) for _n, fname, memo in plan])
+    return serialise(records)  # type: ignore[no-any-return]

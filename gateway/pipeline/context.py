@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +10,6 @@ from ..model import LEDGER_FILE
 from ..store.archive import Archive
 from ..store.ledger import Ledger
 from ..transports.local import LocalTransport
-from ..validate.xsd import validation_pool
 
 
 @dataclass
@@ -20,7 +18,6 @@ class Context:
     ledger: Ledger
     archive: Archive
     transports: dict[str, LocalTransport] = field(default_factory=dict)
-    _pool: Executor | None = None
 
     @classmethod
     def open(cls, config: Config) -> Context:
@@ -33,16 +30,7 @@ class Context:
     def transport(self, endpoint: str) -> LocalTransport:
         return self.transports[endpoint]
 
-    def validation_pool(self) -> Executor:
-        """Started on the first large file, kept for the next ones."""
-        if self._pool is None:
-            self._pool = validation_pool()
-        return self._pool
-
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
         self.ledger.close()
 
 

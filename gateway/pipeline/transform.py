@@ -26,7 +26,7 @@ from ..model import AckResult, Direction, ExchangeState, OutputKind
 from ..store.archive import Blob, BlobWriter
 from ..store.atomic import DurableBatch, crash_point
 from ..store.ledger import Exchange
-from ..validate.xsd import CheckedChunk, ChunkValidator
+from ..validate.xsd import CheckedChunk, ChunkValidator, validation_pool
 from .acknowledge import build_ack
 from .context import Context
 
@@ -132,11 +132,22 @@ def process(ctx: Context, x: Exchange, batch: DurableBatch, *,
 
 def _map_and_apply(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                    batch: DurableBatch, progress: ProgressFn | None) -> None:
+    doc = document(channel.document)
+    pool = validation_pool() if x.size >= PARALLEL_FROM_BYTES else None
+    try:
+        _stream(ctx, x, channel, outcome, batch, progress,
+                ChunkValidator(doc, ctx.config.schemas_dir, pool))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
+            batch: DurableBatch, progress: ProgressFn | None, validator: ChunkValidator
+            ) -> None:
     cfg = ctx.config
     mapping = load_mapping(cfg, channel.mapping)
     doc = document(channel.document)
-    pool = ctx.validation_pool() if x.size >= PARALLEL_FROM_BYTES else None
-    validator = ChunkValidator(doc, cfg.schemas_dir, pool)
     flow = flow_for(doc.name, ctx.ledger, x.id)
     writers: list[tuple[Channel, Mapping, BlobWriter, RecordWriter]] = []
     for out in cfg.outputs_for(doc.name, channel.name):
@@ -265,6 +276,7 @@ def transform_pending(ctx: Context, *, progress_for: Callable[[Exchange], Progre
                     with ctx.ledger.transaction():
                         progress = progress_for(x) if progress_for else None
                         outcomes.append(process(ctx, x, batch, progress=progress))
+                    crash_point("transform.processed_one")
                 except (TransientError, KeyboardInterrupt):
                     raise
                 except Exception as exc:  # a bug, not bad data: keep the file, say so

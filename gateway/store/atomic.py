@@ -115,6 +115,7 @@ class DurableBatch:
         try:
             for tmp, final in self._pairs:
                 os.replace(tmp, final)
+                crash_point("batch.renamed_one")
             self._sync([final for _, final in self._pairs], dirs_only=True)
         except OSError as exc:
             raise TransientError(f"cannot publish files: {exc}") from exc

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,8 +86,20 @@ class ChunkValidator:
         if self.pool is None:
             errors = check_document(str(self.schema_path), data)
             return lambda: self._result(chunk, file_name, body, errors)
-        future = self.pool.submit(check_document, str(self.schema_path), data)
-        return lambda: self._result(chunk, file_name, body, future.result())
+        try:
+            future = self.pool.submit(check_document, str(self.schema_path), data)
+        except BrokenExecutor:
+            self.pool = None  # the worker died (killed, out of memory): check here instead
+            return self.submit(chunk, file_name)
+
+        def wait() -> CheckedChunk:
+            try:
+                errors = future.result()
+            except BrokenExecutor:
+                self.pool = None
+                errors = check_document(str(self.schema_path), data)
+            return self._result(chunk, file_name, body, errors)
+        return wait
 
     def validate(self, chunk: Chunk, file_name: str) -> CheckedChunk:
         return self.submit(chunk, file_name)()
