@@ -38,6 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class _State:
     config_path: Path = Path("gateway.toml")
+    log_format: str = "text"
 
 
 state = _State()
@@ -96,6 +97,7 @@ def main_options(
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("debug, info, warning or error", param_hint="--log-level")
     state.config_path = config_path
+    state.log_format = log_format
     logs.setup(log_level, log_format)
 
 
@@ -162,6 +164,8 @@ def _print_cycle(s: Any) -> None:
     console.print(f"received {s.received}, processed {len(s.outcomes)}, "
                   f"rejected {s.count(AckResult.REJECTED)}, delivered {s.delivered}",
                   markup=False)
+    if state.log_format == "json":
+        return  # already logged as JSON where it happened; stderr stays one object a line
     for endpoint, error in s.failures.items():
         err().print(f"warning: {endpoint}: {error}", markup=False)
 
@@ -335,7 +339,7 @@ def archive_show(xid: Annotated[int, typer.Argument(metavar="ID")],
                             {"from": t.from_state, "to": t.to_state, "at": t.at,
                              "reason": t.reason} for t in transitions],
             "outputs": [o.to_dict() for o in outputs],
-            "attempts": [a.id for a in attempts],
+            "reprocessed_as": [a.id for a in attempts],  # "attempts" is the retry count
             "errors": _problems_json(ledger, xid)}, indent=2, ensure_ascii=False))
         return
     console = out()

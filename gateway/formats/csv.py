@@ -88,7 +88,8 @@ class CsvRowReader:
             yield from itertools.chain.from_iterable(
                 self._blocks(text_stream, encoding, single_byte))
         finally:
-            text_stream.detach()
+            if not self.src.closed:  # abandoned after its owner closed the file: nothing to do
+                text_stream.detach()
 
     def _blocks(self, text_stream: io.TextIOWrapper, encoding: str, single_byte: bool
                 ) -> Iterator[list[str]]:

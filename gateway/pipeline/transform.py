@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,22 +68,28 @@ def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_nam
     """
     pending: deque[Callable[[], CheckedChunk]] = deque()
     chunk: Chunk = []
+    # the XSD names canonical elements; the sender knows the columns of its own file
+    labels = {f.name: f.column or f"column {f.index + 1}" for f in mapping.fields
+              if f.column is not None or f.index is not None}
     for item in read_records(mapping, src, file_name, problems):
         chunk.append(item)
         if len(chunk) >= CHUNK:
             pending.append(validator.submit(chunk, file_name))
             chunk = []
             if len(pending) > IN_FLIGHT:
-                yield _collect(pending.popleft(), problems)
+                yield _collect(pending.popleft(), problems, labels)
     if chunk:
         pending.append(validator.submit(chunk, file_name))
     while pending:
-        yield _collect(pending.popleft(), problems)
+        yield _collect(pending.popleft(), problems, labels)
 
 
-def _collect(ticket: Callable[[], CheckedChunk], problems: ProblemSink) -> CheckedChunk:
+def _collect(ticket: Callable[[], CheckedChunk], problems: ProblemSink,
+             labels: dict[str, str] | None = None) -> CheckedChunk:
     checked = ticket()
     for p in checked.problems:
+        if labels and p.field in labels:
+            p = replace(p, field=labels[p.field])
         problems.append(p)
     return checked
 
