@@ -11,16 +11,44 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants (worker processes included)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
 def run_child(code: str, *args: str) -> tuple[float, float]:
-    """Run ``python -c code args``; return (seconds, peak RSS in MB) of that child alone."""
+    """Run ``python -c code args``; return (seconds, peak RSS in MB of it and its workers).
+
+    The peak is sampled every 20 ms over the whole process tree, and is at least the
+    kernel's own peak for the child."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = 0
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            break
+        peak = max(peak, _tree_rss_kb(proc.pid))
+        time.sleep(0.02)
     elapsed = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"benchmark step failed with status {status}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, max(peak, usage.ru_maxrss) / 1024
 
 
 def stock_export(path: Path, rows: int) -> None:

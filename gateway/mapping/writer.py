@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Iterable
 from typing import Any, BinaryIO
@@ -76,14 +75,6 @@ class RecordWriter:
             self.sink.write(f"</{self.mapping.xml.root}>\n".encode(self._enc))
 
 
-def _element(path: str, text: str) -> str:
-    """``a/b`` → ``<a><b>text</b></a>``: element paths nest."""
-    if "/" not in path:
-        return f"<{path}>{text}</{path}>"
-    parts = path.split("/")
-    return "".join(f"<{p}>" for p in parts) + text + "".join(f"</{p}>" for p in reversed(parts))
-
-
 Plan = list[tuple[str, str | None, Memo]]
 
 
@@ -96,14 +87,26 @@ def plan(mapping: Mapping) -> Plan:
     for c in mapping.columns:
         steps = [*c.chain, to_text]
         if mapping.format == "xml":
-            steps.append(functools.partial(_fragment, c.name))
+            steps = [*c.chain, _fragment_of(c.name)]
         out.append((c.name, c.field, Memo(steps)))
     mapping.compiled["plan"] = out
     return out
 
 
-def _fragment(path: str, text: str) -> str:
-    return _element(path, xml_escape(text)) if text != "" else ""
+def _fragment_of(path: str) -> Any:
+    """``value → <path>text</path>`` in one call (the hot path of canonical XML)."""
+    parts = path.split("/")
+    open_tags = "".join(f"<{p}>" for p in parts)
+    close_tags = "".join(f"</{p}>" for p in reversed(parts))
+
+    def fragment(value: Any) -> str:
+        text = value if value.__class__ is str else to_text(value)
+        if not text:
+            return ""
+        if "&" in text or "<" in text or ">" in text or '"' in text:
+            text = xml_escape(text)
+        return open_tags + text + close_tags
+    return fragment
 
 
 def row_values(plan: Plan, rec: dict[str, Any]) -> list[str]:
