@@ -6,7 +6,7 @@ them and writers map them out. The XML element names here are the XSD's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +22,6 @@ class DocumentType:
     record: str          # element of one record
     fields: tuple[str, ...]
     views: tuple[str, ...] = ("records",)
-    types: dict[str, str] = field(default_factory=dict)  # XSD type family; default string
 
     def schema_path(self, schemas_dir: Path) -> Path:
         return schemas_dir / self.schema
@@ -33,7 +32,6 @@ DOCUMENTS: dict[str, DocumentType] = {
         name="stock", schema="stock.xsd", root="stock", record="item",
         fields=("sku", "warehouse", "quantity", "as_of"),
         views=("records", "sku_totals"),
-        types={"quantity": "decimal", "as_of": "datetime"},
     ),
 }
 

@@ -38,13 +38,10 @@ def compile_row_mapper(plan: list[tuple[str, int | None, Memo, str]], width: int
         env[f"g{i}"] = memo.cache.get
         env[f"c{i}"] = memo.compute
         src = "None" if idx is None else f"values[{idx}]"
-        lines += [f"        v{i} = {src}"]
-        if memo.memoize:
-            lines += [f"        r{i} = g{i}(v{i}, MISS)",
-                      f"        if r{i} is MISS:",
-                      f"            r{i} = c{i}(v{i})"]
-        else:
-            lines += [f"        r{i} = c{i}(v{i})"]
+        lines += [f"        v{i} = {src}",
+                  f"        r{i} = g{i}(v{i}, MISS)",
+                  f"        if r{i} is MISS:",
+                  f"            r{i} = c{i}(v{i})"]
         names.append(i)
     failed = " or ".join(f"r{i}.__class__ is Failed" for i in names) or "False"
     env["LABELS"] = tuple(label for *_, label in plan)
@@ -91,13 +88,10 @@ def compile_xml_serializer(record_tag: str, fields: list[tuple[str | None, Memo]
         env[f"g{i}"] = memo.cache.get
         env[f"m{i}"] = memo
         src = f"rec.get({fname!r})" if fname else "None"
-        lines += [f"        v{i} = {src}"]
-        if memo.memoize:
-            lines += [f"        t{i} = g{i}(v{i}, MISS)",
-                      f"        if t{i} is MISS:",
-                      f"            t{i} = m{i}(v{i})"]
-        else:
-            lines += [f"        t{i} = m{i}(v{i})"]
+        lines += [f"        v{i} = {src}",
+                  f"        t{i} = g{i}(v{i}, MISS)",
+                  f"        if t{i} is MISS:",
+                  f"            t{i} = m{i}(v{i})"]
         outs.append(f"{{t{i}}}")
     lines += [f"        append(f'<{record_tag}>{''.join(outs)}</{record_tag}>\\n')",
               "    return ''.join(parts), len(parts)"]

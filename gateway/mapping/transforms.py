@@ -160,15 +160,6 @@ def _datetime_format(args: Any) -> Transform:
     return out
 
 
-def _parsing(factory: Callable[[Any], Transform]) -> Callable[[Any], Transform]:
-    """Marks transforms costly enough (parsing, formatting) to be worth memoising."""
-    def build(args: Any) -> Transform:
-        fn = factory(args)
-        fn.parses = True  # type: ignore[attr-defined]
-        return fn
-    return build
-
-
 REGISTRY: dict[str, Callable[[Any], Transform]] = {
     "strip": _strip,
     "upper": _upper,
@@ -176,11 +167,11 @@ REGISTRY: dict[str, Callable[[Any], Transform]] = {
     "required": _required,
     "default": _default,
     "constant": _constant,
-    "decimal": _parsing(_decimal),
-    "integer": _parsing(_integer),
-    "datetime": _parsing(_datetime),
-    "decimal_format": _parsing(_decimal_format),
-    "datetime_format": _parsing(_datetime_format),
+    "decimal": _decimal,
+    "integer": _integer,
+    "datetime": _datetime,
+    "decimal_format": _decimal_format,
+    "datetime_format": _datetime_format,
 }
 
 
@@ -225,14 +216,13 @@ class Memo:
     the value, so the memo is exact. It is cleared when full, keeping memory bounded.
     """
 
-    __slots__ = ("chain", "cache", "limit", "memoize")
+    __slots__ = ("chain", "cache", "limit")
 
-    def __init__(self, chain: tuple[Transform, ...] | list[Transform], limit: int = 20_000,
-                 *, memoize: bool | None = None) -> None:
+    def __init__(self, chain: tuple[Transform, ...] | list[Transform], limit: int = 20_000
+                 ) -> None:
         self.chain = tuple(chain)
         self.cache: dict[Any, Any] = {}
         self.limit = limit
-        self.memoize = True if memoize is None else memoize
 
     def compute(self, value: Any) -> Any:
         """Run the chain; return the result or a ``Failed``, and remember it."""
@@ -242,8 +232,6 @@ class Memo:
                 result = fn(result)
         except TransformError as exc:
             result = Failed(str(exc))
-        if not self.memoize:
-            return result
         try:
             if len(self.cache) >= self.limit:
                 self.cache.clear()
