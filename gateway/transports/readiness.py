@@ -1,10 +1,10 @@
 """When is an incoming file ready to take? (DESIGN §4)
 
 A partner may still be writing. A file is taken when a ``.done`` companion says so, or
-else when its size and mtime were the same on two polls *and* the gateway first saw it at
-least ``min_age`` ago by its own clock (a remote clock is never trusted). Temporary names
-are never taken. A zero-byte file waits; after ``empty_grace`` it is taken so that it is
-rejected and acknowledged rather than left there forever.
+else when its size and mtime were the same on two polls *and* the gateway has seen them
+unchanged for at least ``min_age`` by its own clock (a remote clock is never trusted).
+Temporary names are never taken. A zero-byte file waits; after ``empty_grace`` it is taken
+so that it is rejected and acknowledged rather than left there forever.
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ class Readiness:
                 continue
             seen = self._seen.get(e.name)
             if seen is None or (seen.size, seen.mtime) != (e.size, e.mtime):
-                first = seen.first_seen if seen else now
-                self._seen[e.name] = _Seen(e.size, e.mtime, first)
+                # age counts from the last change the gateway saw, not from the first sight:
+                # a writer pausing between chunks longer than a poll must not lose its file
+                self._seen[e.name] = _Seen(e.size, e.mtime, now)
                 continue
             seen.stable_polls += 1
             age = now - seen.first_seen

@@ -71,7 +71,10 @@ def test_an_mtime_change_alone_restarts_stability() -> None:
     touched = Entry("stock.csv", 100, 2.0)
     assert r.observe([touched]) == []
     clock.advance(1)
-    # age counts from the first sight (11 s ago), stability from the last change
+    # the age counts from the last change the gateway saw: a writer that paused is
+    # not taken until the file has stayed unchanged for min_age
+    assert r.observe([touched]) == []
+    clock.advance(4)
     assert r.observe([touched]) == [touched]
 
 
@@ -106,6 +109,8 @@ def test_zero_byte_file_that_gets_content_follows_the_normal_rule() -> None:
     full = Entry("stock.csv", 500, 2.0)
     assert r.observe([full]) == []
     clock.advance(1)
+    assert r.observe([full]) == []  # unchanged for 1 s only
+    clock.advance(4)
     assert r.observe([full]) == [full]
 
 
