@@ -31,7 +31,9 @@ class StockFlow:
         self._texts: dict[Any, str] = {}  # exports repeat the same as-of times
         self._skus: set[str] | None = set()
 
-    def apply(self, records: list[Record]) -> None:
+    def apply(self, records: list[Record]) -> list[Record]:
+        """Apply a chunk; return the records that changed a position (the ones the shop
+        must see: a record older than what is held is not sent on)."""
         texts = self._texts
         if len(texts) > 50_000:
             texts.clear()
@@ -48,7 +50,11 @@ class StockFlow:
                 self._skus = None  # a large file: find its SKUs by one scan at the end
         changed = self.ledger.upsert_positions(rows, self.exchange_id)
         self.applied += changed
+        if changed == len(rows):
+            return records
         self.ignored += len(rows) - changed
+        kept = self.ledger.positions_held_by(self.exchange_id, [(r[0], r[1]) for r in rows])
+        return [r for r in records if (r["sku"], r["warehouse"]) in kept]
 
     def view(self, name: str) -> Iterator[Record]:
         if name != "sku_totals":

@@ -171,8 +171,9 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                     continue
                 records = [rec for _, rec in checked.valid]
                 outcome.accepted += len(records)
-                flow.apply(records)
-                body = checked.body
+                applied = flow.apply(records)
+                body = checked.body if applied is records else None
+                records = applied
                 for _out, m, _sink, w in writers:
                     if m.view in flow.streaming_views:
                         if body is not None and w.is_canonical:

@@ -405,6 +405,20 @@ class Ledger:
             params)
         return self.db.total_changes - before
 
+    def positions_held_by(self, xid: int, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (sku, warehouse) positions this exchange set (the others were
+        newer already)."""
+        held: set[tuple[str, str]] = set()
+        for i in range(0, len(keys), 400):
+            part = keys[i:i + 400]
+            marks = ",".join("(?,?)" for _ in part)
+            rows = self.db.execute(
+                "SELECT sku, warehouse FROM stock_positions WHERE exchange_id=? AND"
+                f" (sku, warehouse) IN (VALUES {marks})",
+                (xid, *(v for key in part for v in key)))
+            held.update((sku, warehouse) for sku, warehouse in rows)
+        return held
+
     def stock_totals_touched_by(self, xid: int, skus: Iterable[str] | None = None
                                 ) -> Iterator[tuple[str, Decimal]]:
         """(sku, quantity over all warehouses) of each SKU this exchange changed, by SKU.
