@@ -150,7 +150,7 @@ def test_validate_reports_every_error_located_and_has_no_side_effect(ws: Workspa
     assert lines(r.stdout) == [
         f"{path}:3: QTE_VIRTUELLE: not a number (value 'deux')",
         f"{path}:4: QTE_VIRTUELLE: The value '-4.000' is less than the minimum value "
-        "allowed ('0').",
+        "allowed ('0'). (value '-4.000')",
         f"{path}:5: DATE_MAJ: not a date/time in the form '%d/%m/%Y %H:%M' "
         "(value '31/11/2026 09:15')",
         f"{path}:6: expected 4 fields, found 3",

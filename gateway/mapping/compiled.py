@@ -48,7 +48,8 @@ def compile_row_mapper(plan: list[tuple[str, int | None, Memo, str]], width: int
     results = ", ".join(f"r{i}" for i in names)
     raws = ", ".join(f"v{i}" for i in names)
     lines += [f"        if {failed}:",
-              f"            _report(line, ({results},), ({raws},), LABELS, problems, file_name)",
+              f"            _report(line, terminated, ({results},), ({raws},), LABELS, problems,"
+              " file_name)",
               "            continue"]
     record = ", ".join(f"{name!r}: r{i}" for i, (name, *_rest) in enumerate(plan))
     lines += [f"        yield line, {{{record}}}"]
@@ -64,11 +65,14 @@ def _width_problem(line: int, values: list[str], terminated: bool, width: int, p
     problems.append(Problem(msg, line=line, file=file_name))
 
 
-def _report(line: int, results: tuple[Any, ...], raws: tuple[Any, ...], labels: tuple[str, ...],
+def _report(line: int, terminated: bool, results: tuple[Any, ...], raws: tuple[Any, ...], labels: tuple[str, ...],
             problems: Any, file_name: str) -> None:
     for result, raw, label in zip(results, raws, labels, strict=True):
         if result.__class__ is Failed:
-            problems.append(Problem(result.message, line=line, field=label,
+            message = result.message
+            if not terminated:
+                message += " (the last line is cut short: file truncated?)"
+            problems.append(Problem(message, line=line, field=label,
                                     value=None if raw is None else str(raw), file=file_name))
 
 

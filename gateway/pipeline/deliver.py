@@ -89,4 +89,6 @@ def _deliver_queue(ctx: Context, endpoint: str, queue: list[Exchange]) -> list[i
                                  f"renamed into place in {transport.describe()}",
                                  last_error=None)
             done.append(x.id)
+    for x in staged:
+        log.info("%s: %s delivered to %s", x.channel, x.file_name, transport.describe())
     return done

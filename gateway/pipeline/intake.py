@@ -41,6 +41,11 @@ def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
             log.warning("%s: %s: %s; will retry", channel.name, entry.name, exc)
             readiness.forget(entry.name)
             continue
+        if transport.stat(entry.name) != entry:  # written to while read: not this round
+            log.warning("%s: %s changed while it was read; will take it when it is stable",
+                        channel.name, entry.name)
+            readiness.forget(entry.name)
+            continue
         taken.append((entry, blob))
     try:
         batch.flush()
@@ -69,6 +74,8 @@ def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
                 direction=Direction.IN, channel=channel.name, endpoint=channel.endpoint,
                 file_name=name, size=blob.size, sha256=blob.sha256, document=channel.document,
                 state=ExchangeState.RECEIVED, reason=f"picked up from {transport.describe()}")
+            log.info("%s: %s received as exchange %d (%d bytes)", channel.name, name, xid,
+                     blob.size)
             ids.append((entry, xid, False))
     crash_point("intake.committed")
     settled = []

@@ -251,6 +251,7 @@ def _finish(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     ledger.set_state(x.id, state, reason, result=str(outcome.result),
                      records_total=outcome.total, records_accepted=outcome.accepted,
                      records_rejected=outcome.rejected, note=_note(outcome, problems))
+    log.info("exchange %d (%s): %s", x.id, x.file_name, reason)
     if x.parent_id is not None:
         ledger.set_state(x.parent_id, ExchangeState.REPROCESSED,
                          f"replaced by attempt {x.id} ({outcome.result})")

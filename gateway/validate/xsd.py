@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from ..documents import DocumentType
+from ..documents import DocumentType, to_text
 from ..errors import ConfigError, Problem
 from ..mapping.loader import canonical_mapping
 from ..mapping.writer import plan, xml_records
@@ -125,9 +125,11 @@ class ChunkValidator:
         for err_line, message in errors:
             idx = err_line - 2  # line 1 is the root element
             if 0 <= idx < len(chunk):
-                line, _ = chunk[idx]
+                line, rec = chunk[idx]
+                fld = _field(message)
+                value = to_text(rec[fld]) if fld in rec else None
                 bad.setdefault(idx, []).append(
-                    Problem(_clean(message), line=line, field=_field(message),
+                    Problem(_clean(message), line=line, field=fld, value=value,
                             file=file_name))
             else:
                 bad.setdefault(-1, []).append(Problem(_clean(message), file=file_name))

@@ -141,7 +141,7 @@ CASES = [
          "Reference #;Quantity\nA-1;1\n"),
     Case("negative_quantity", stock_csv(A1, "B-2;MAIN;-4,000;28/11/2026 09:15"),
          "partial", (2, 1, 1),
-         [(3, "QTE_VIRTUELLE", None,
+         [(3, "QTE_VIRTUELLE", "-4.000",
            "The value '-4.000' is less than the minimum value allowed ('0').")],
          "Reference #;Quantity\nA-1;1\n"),
     Case("unparseable_date", stock_csv(A1, "B-2;MAIN;4,000;31/11/2026 09:15"),
