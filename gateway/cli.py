@@ -335,8 +335,7 @@ def archive_show(xid: Annotated[int, typer.Argument(metavar="ID")],
     if as_json:
         typer.echo(json.dumps({
             **x.to_dict(),
-            "transitions": [t.__dict__ if hasattr(t, "__dict__") else
-                            {"from": t.from_state, "to": t.to_state, "at": t.at,
+            "transitions": [{"from": t.from_state, "to": t.to_state, "at": t.at,
                              "reason": t.reason} for t in transitions],
             "outputs": [o.to_dict() for o in outputs],
             "reprocessed_as": [a.id for a in attempts],  # "attempts" is the retry count

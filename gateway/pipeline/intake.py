@@ -15,7 +15,7 @@ from ..errors import TransientError
 from ..model import Direction, ExchangeState, Folder, SettleMode
 from ..store.archive import Blob
 from ..store.atomic import DurableBatch, crash_point
-from ..transports.local import safe_name
+from ..transports.local import LocalTransport, safe_name
 from ..transports.readiness import Entry, Readiness
 from .context import Context
 
@@ -100,7 +100,7 @@ def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
     return [xid for _, xid, _ in ids]
 
 
-def _quarantine(transport, name: str, xid: int) -> None:  # type: ignore[no-untyped-def]
+def _quarantine(transport: LocalTransport, name: str, xid: int) -> None:
     """Move a refused file aside, never delete it: nothing that arrived is lost."""
     qdir = transport.path / Folder.QUARANTINE
     qdir.mkdir(exist_ok=True)
