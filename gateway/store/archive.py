@@ -36,9 +36,12 @@ class BlobWriter(io.RawIOBase):
         self._batch = batch
         self._hash = hashlib.sha256()
         self._size = 0
-        archive.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._tmp = temp_name(archive.tmp_dir / "blob")
-        self._fh = open(self._tmp, "wb", buffering=CHUNK)  # noqa: SIM115 - closed in close()
+        try:
+            self._fh = open(self._tmp, "wb", buffering=CHUNK)  # noqa: SIM115 - closed in finish()
+        except FileNotFoundError:  # the tmp folder was removed under us: make it again
+            archive.tmp_dir.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self._tmp, "wb", buffering=CHUNK)  # noqa: SIM115
         self.blob: Blob | None = None
 
     def writable(self) -> bool:
@@ -63,7 +66,7 @@ class BlobWriter(io.RawIOBase):
         if final.exists():
             self._tmp.unlink()  # same content already archived: nothing to do
         else:
-            final.parent.mkdir(parents=True, exist_ok=True)
+            self._archive.make_dir(final.parent)
             self._batch.add(self._tmp, final)
         self.blob = Blob(digest, self._size)
         return self.blob
@@ -81,6 +84,13 @@ class Archive:
         self.root = root
         self.tmp_dir = root / "tmp"
         (root / "sha256").mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._dirs: set[Path] = set()  # fan-out folders known to exist
+
+    def make_dir(self, path: Path) -> None:
+        if path not in self._dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(path)
 
     @classmethod
     def in_workspace(cls, workspace: Path) -> Archive:

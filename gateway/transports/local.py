@@ -103,8 +103,12 @@ class LocalTransport:
         """Write an output under its temporary name; the batch renames it into place."""
         tmp = self.staged_path(name)
         try:
-            self.ensure()
-            with open(tmp, "wb") as fh:
+            try:
+                fh = open(tmp, "wb")  # noqa: SIM115 - closed below
+            except FileNotFoundError:  # the folder was removed: make it again
+                self.ensure()
+                fh = open(tmp, "wb")  # noqa: SIM115
+            with fh:
                 while chunk := src.read(CHUNK):
                     fh.write(chunk)
         except OSError as exc:
