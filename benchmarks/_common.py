@@ -8,6 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gateway.demo import local_workspace  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -80,52 +83,9 @@ with open(src, encoding="cp1252", newline="") as fi, open(dst, "w", encoding="ut
         w.writerow(row)
 """
 
-CONFIG = """\
-[gateway]
-workspace = "."
-poll_interval = "50ms"
-min_age = "0s"
-batch_size = {batch}
-
-[endpoints.erp_in]
-path = "inbox/erp"
-
-[endpoints.erp_out]
-path = "outbox/erp"
-
-[endpoints.shop_out]
-path = "outbox/shop"
-
-[channels.erp_stock_in]
-direction = "in"
-endpoint = "erp_in"
-pattern = "*.csv"
-document = "stock"
-mapping = "erp_stock_csv"
-ack_endpoint = "erp_out"
-
-[channels.shop_stock_csv]
-direction = "out"
-endpoint = "shop_out"
-document = "stock"
-mapping = "prestashop_stock_csv"
-filename = "stock_{{exchange}}.csv"
-
-[channels.shop_stock_xml]
-direction = "out"
-endpoint = "shop_out"
-document = "stock"
-mapping = "canonical_stock_xml"
-filename = "stock_{{exchange}}.xml"
-"""
-
-
 def workspace(root: Path, batch: int = 200) -> Path:
-    for sub in ("inbox/erp", "outbox/erp", "outbox/shop"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    cfg = root / "gateway.toml"
-    cfg.write_text(CONFIG.format(batch=batch), encoding="utf-8")
-    return cfg
+    return local_workspace(root, poll_interval="50ms", pattern="*.csv", settle="delete",
+                           batch_size=batch)
 
 
 RUN_GATEWAY = """

@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=2000)
     args = ap.parse_args()
     n = args.files
-    with tempfile.TemporaryDirectory(dir=Path(__file__).parent.parent) as d:
+    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as d:
         tmp = Path(d)
         floor_dir = tmp / "floor"
         floor_dir.mkdir()

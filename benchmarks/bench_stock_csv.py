@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--large", type=int, default=4_000_000, help="0 to skip")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(dir=Path(__file__).parent.parent) as d:
+    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as d:
         tmp = Path(d)
         f1, g1, _, rss1 = measure(tmp, args.rows)
         if args.large:

@@ -17,12 +17,13 @@ from .pipeline.runner import CycleSummary, Gateway
 
 MARKER = ".gateway-demo"
 
-CONFIG = """\
-# Demo workspace of the ERP <-> shop gateway: local drop folders.
+CONFIG_TEMPLATE = """\
+# Workspace of the ERP <-> shop gateway on local drop folders.
 [gateway]
 workspace = "."
-poll_interval = "200ms"
-min_age = "0s"
+poll_interval = "{poll_interval}"
+min_age = "{min_age}"
+batch_size = {batch_size}
 
 [endpoints.erp_in]
 path = "inbox/erp"
@@ -37,11 +38,12 @@ path = "outbox/shop"
 [channels.erp_stock_in]
 direction = "in"
 endpoint = "erp_in"
-pattern = "stock_*.csv"
+pattern = "{pattern}"
 document = "stock"
 mapping = "erp_stock_csv"
 ack_endpoint = "erp_out"
-settle = "move"
+settle = "{settle}"
+{extra_in}
 
 # canonical stock -> PrestaShop stock import, summed over warehouses
 [channels.shop_stock_csv]
@@ -49,7 +51,7 @@ direction = "out"
 endpoint = "shop_out"
 document = "stock"
 mapping = "prestashop_stock_csv"
-filename = "stock_{exchange}.csv"
+filename = "stock_{{exchange}}.csv"
 
 # canonical stock -> canonical XML for shops with an XML import module
 [channels.shop_stock_xml]
@@ -57,8 +59,25 @@ direction = "out"
 endpoint = "shop_out"
 document = "stock"
 mapping = "canonical_stock_xml"
-filename = "stock_{exchange}.xml"
+filename = "stock_{{exchange}}.xml"
 """
+
+FOLDERS = ("inbox/erp", "inbox/shop", "outbox/erp", "outbox/shop")
+
+
+def local_workspace(root: Path, *, poll_interval: str = "200ms", min_age: str = "0s",
+                    batch_size: int = 200, pattern: str = "stock_*.csv", settle: str = "move",
+                    extra_in: str = "") -> Path:
+    """Write a stock workspace (folders and ``gateway.toml``); the demo, the tests and the
+    benchmarks all start from it. ``extra_in`` adds keys to the input channel."""
+    for sub in FOLDERS:
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    config = root / "gateway.toml"
+    config.write_text(CONFIG_TEMPLATE.format(
+        poll_interval=poll_interval, min_age=min_age, batch_size=batch_size, pattern=pattern,
+        settle=settle, extra_in=extra_in), encoding="utf-8")
+    return config
+
 
 HEADER = "ARTICLE;DEPOT;QTE_VIRTUELLE;DATE_MAJ\r\n"
 
@@ -94,9 +113,7 @@ def create_workspace(target: Path) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True, exist_ok=True)
     (target / MARKER).write_text("created by 'gateway demo'; safe to delete\n")
-    (target / "gateway.toml").write_text(CONFIG, encoding="utf-8")
-    for sub in ("inbox/erp", "inbox/shop", "outbox/erp", "outbox/shop"):
-        (target / sub).mkdir(parents=True, exist_ok=True)
+    local_workspace(target)
     erp = target / "inbox/erp"
     files = {"stock_20261128_0900.csv": GOOD, "stock_20261128_0915.csv": PARTIAL,
              "stock_20261128_0930.csv": WRONG_COLUMNS,

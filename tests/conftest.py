@@ -8,52 +8,12 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Config, load
+from gateway.demo import local_workspace
 from gateway.pipeline.context import ledger_path
 from gateway.pipeline.runner import CycleSummary, Gateway
 from gateway.store.ledger import Ledger
 
 STOCK_HEADER = "ARTICLE;DEPOT;QTE_VIRTUELLE;DATE_MAJ\r\n"
-
-CONFIG = """\
-[gateway]
-workspace = "."
-poll_interval = "50ms"
-min_age = "0s"
-
-[endpoints.erp_in]
-path = "inbox/erp"
-
-[endpoints.erp_out]
-path = "outbox/erp"
-
-[endpoints.shop_out]
-path = "outbox/shop"
-
-[channels.erp_stock_in]
-direction = "in"
-endpoint = "erp_in"
-pattern = "*.csv"
-document = "stock"
-mapping = "erp_stock_csv"
-ack_endpoint = "erp_out"
-settle = "{settle}"
-{extra_in}
-
-[channels.shop_stock_csv]
-direction = "out"
-endpoint = "shop_out"
-document = "stock"
-mapping = "prestashop_stock_csv"
-filename = "stock_{{exchange}}.csv"
-
-[channels.shop_stock_xml]
-direction = "out"
-endpoint = "shop_out"
-document = "stock"
-mapping = "canonical_stock_xml"
-filename = "stock_{{exchange}}.xml"
-"""
-
 
 def stock_csv(*rows: str, header: str = STOCK_HEADER, encoding: str = "cp1252") -> bytes:
     """An ERP stock export: rows like ``"SKU1;MAIN;12,000;28/11/2026 09:15"``, CRLF ends."""
@@ -100,11 +60,8 @@ class Workspace:
 
 
 def make_workspace(root: Path, *, settle: str = "delete", extra_in: str = "") -> Workspace:
-    root.mkdir(parents=True, exist_ok=True)
-    cfg = root / "gateway.toml"
-    cfg.write_text(CONFIG.format(settle=settle, extra_in=extra_in), encoding="utf-8")
-    for sub in ("inbox/erp", "outbox/erp", "outbox/shop"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
+    cfg = local_workspace(root, poll_interval="50ms", pattern="*.csv", settle=settle,
+                          extra_in=extra_in)
     return Workspace(root, cfg)
 
 
