@@ -6,12 +6,13 @@ This is the one place where errors become messages and exit codes:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -122,6 +123,19 @@ def _progress_factory() -> Callable[[Exchange], Callable[[int], None] | None] | 
                 progress.stop()
         return update
     return factory
+
+
+@contextlib.contextmanager
+def _count_progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar over a batch of files, only on a terminal and for more than one."""
+    if total < 2 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)
 
 
 def _summary_exit(outcomes: list[Any]) -> int:
@@ -274,8 +288,9 @@ def rejected_reprocess(ids: Annotated[list[int], typer.Argument(metavar="ID...")
     from .pipeline.reprocess import reprocess
     from .pipeline.runner import Gateway
 
-    with Gateway(config(), progress_for=_progress_factory()) as gw:
-        outcomes = reprocess(gw, ids, dry_run=dry_run)
+    with Gateway(config(), progress_for=_progress_factory()) as gw, \
+            _count_progress("reprocessing", len(ids)) as progress:
+        outcomes = reprocess(gw, ids, dry_run=dry_run, progress=progress)
     console = out()
     for xid, o in zip(ids, outcomes, strict=False):
         verb = "would be" if dry_run else "is"

@@ -7,11 +7,14 @@ same code inside a transaction that is rolled back, with outputs discarded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..errors import UsageError
 from ..model import Direction, ExchangeState
 from ..store.atomic import DurableBatch
 from .runner import Gateway
-from .transform import Outcome, process
+from .deliver import deliver_pending
+from .transform import Outcome, process, transform_pending
 
 
 class _DryRun(Exception):
@@ -38,7 +41,9 @@ def _new_attempt(gw: Gateway, xid: int) -> int:
     return new
 
 
-def reprocess(gw: Gateway, ids: list[int], *, dry_run: bool = False) -> list[Outcome]:
+def reprocess(gw: Gateway, ids: list[int], *, dry_run: bool = False,
+              progress: Callable[[int], None] | None = None) -> list[Outcome]:
+    """Reprocess ``ids`` in order; ``progress`` is called with the count done so far."""
     ledger = gw.ctx.ledger
     outcomes: list[Outcome] = []
     if dry_run:
@@ -55,9 +60,19 @@ def reprocess(gw: Gateway, ids: list[int], *, dry_run: bool = False) -> list[Out
                 pass
             finally:
                 batch.discard()
+            if progress:
+                progress(len(outcomes))
         return outcomes
     with ledger.transaction():
         new_ids = [_new_attempt(gw, xid) for xid in ids]
-    summary = gw.cycle()
-    by_id = {o.exchange_id: o for o in summary.outcomes}
+    by_id: dict[int, Outcome] = {}
+    wanted = set(new_ids)
+    while wanted - by_id.keys():
+        done = transform_pending(gw.ctx, progress_for=gw.progress_for)
+        if not done:
+            break  # what is left failed for a reason other than data: see its last_error
+        by_id.update((o.exchange_id, o) for o in done)
+        if progress:
+            progress(len(wanted & by_id.keys()))
+    deliver_pending(gw.ctx)
     return [by_id[n] for n in new_ids if n in by_id]
