@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import TransientError
 from ..model import ExchangeState
-from ..store.atomic import DurableBatch, crash_point
+from ..store.atomic import crash_point
 from ..store.ledger import Exchange
 from .context import Context
 
@@ -45,50 +45,41 @@ def deliver_pending(ctx: Context, *, skip: set[str] | None = None) -> DeliveryRe
 
 def _deliver_queue(ctx: Context, endpoint: str, queue: list[Exchange]) -> list[int]:
     transport = ctx.transport(endpoint)
-    batch = DurableBatch()
-    recovered = DurableBatch()  # staged before a crash: never discarded, renamed first
-    staged: list[Exchange] = []
-    done: list[int] = []
-    for x in queue:
-        if x.state is ExchangeState.STAGED:
-            if transport.is_staged(x.file_name):
-                recovered.add(transport.staged_path(x.file_name), transport.path / x.file_name)
-            staged.append(x)
+    # staged before a crash: renamed first (a temp file gone means it was renamed already)
+    staged = [x for x in queue if x.state is ExchangeState.STAGED]
+    new: list[Exchange] = []
     try:
         for x in queue:
             if x.state is not ExchangeState.PENDING:
                 continue
             try:
                 with ctx.archive.open(x.sha256) as src:
-                    transport.stage(x.file_name, src, batch)
+                    transport.stage(x.file_name, src, x.size)
             except TransientError as exc:
                 with ctx.ledger.transaction():
                     ctx.ledger.update(x.id, attempts=x.attempts + 1, last_error=str(exc))
-                if not staged:
+                if not staged and not new:
                     raise
                 break  # deliver what is ahead of it, keep the order
-            staged.append(x)
+            new.append(x)
             crash_point("deliver.staged_one")
-        batch.flush()
+        transport.make_durable([x.file_name for x in new])
     except BaseException:
-        batch.discard()  # nothing recorded as STAGED yet: temp files are only litter
+        transport.discard([x.file_name for x in new])  # not STAGED yet: only litter
         raise
     with ctx.ledger.transaction():
-        for x in staged:
-            if x.state is ExchangeState.PENDING:
-                ctx.ledger.set_state(x.id, ExchangeState.STAGED,
-                                     f"written to {transport.describe()} under a "
-                                     "temporary name")
+        for x in new:
+            ctx.ledger.set_state(x.id, ExchangeState.STAGED,
+                                 f"written to {transport.describe()} under a temporary name")
     crash_point("deliver.staged")
-    recovered.publish()
-    batch.publish()  # on failure the temp files stay: the next round renames them
+    staged += new
+    transport.publish([x.file_name for x in staged])  # on failure temps stay for next round
     crash_point("deliver.renamed")
     with ctx.ledger.transaction():
         for x in staged:
             ctx.ledger.set_state(x.id, ExchangeState.DELIVERED,
                                  f"renamed into place in {transport.describe()}",
                                  last_error=None)
-            done.append(x.id)
     for x in staged:
         log.info("%s: %s delivered to %s", x.channel, x.file_name, transport.describe())
-    return done
+    return [x.id for x in staged]

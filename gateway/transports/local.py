@@ -95,12 +95,12 @@ class LocalTransport:
             except FileNotFoundError:
                 pass
 
-    # -- delivery ---------------------------------------------------------------------------
+    # -- delivery: stage (temporary name) → make durable → publish (rename) ---------------
     def staged_path(self, name: str) -> Path:
         return self.path / f".{name}.part"
 
-    def stage(self, name: str, src: BinaryIO, batch: DurableBatch) -> None:
-        """Write an output under its temporary name; the batch renames it into place."""
+    def stage(self, name: str, src: BinaryIO, size: int) -> None:
+        """Write an output under its temporary name, ``.NAME.part``."""
         tmp = self.staged_path(name)
         try:
             try:
@@ -113,7 +113,23 @@ class LocalTransport:
                     fh.write(chunk)
         except OSError as exc:
             raise TransientError(f"endpoint {self.name}: cannot write {tmp}: {exc}") from exc
-        batch.add(tmp, self.path / name)
+
+    def _batch(self, names: list[str]) -> DurableBatch:
+        batch = DurableBatch()
+        for name in names:
+            batch.add(self.staged_path(name), self.path / name)
+        return batch
+
+    def make_durable(self, names: list[str]) -> None:
+        """The staged files' bytes are on disk (one sync for many files)."""
+        self._batch(names).flush()
+
+    def publish(self, names: list[str]) -> None:
+        """Rename staged files into place, in order; durable on return."""
+        self._batch([n for n in names if self.is_staged(n)]).publish()
+
+    def discard(self, names: list[str]) -> None:
+        self._batch(names).discard()
 
     def is_staged(self, name: str) -> bool:
         return self.staged_path(name).exists()

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from gateway.model import SettleMode
-from gateway.store.atomic import DurableBatch
 from gateway.transports.local import LocalTransport
 from gateway.transports.readiness import Entry, Readiness
 
@@ -98,35 +97,33 @@ def test_settle_of_an_already_gone_file_is_fine(drop: LocalTransport, mode: Sett
 
 def test_stage_writes_a_hidden_part_file_and_publish_renames_it(drop: LocalTransport) -> None:
     out = LocalTransport("shop_out", drop.path.parent / "outbox" / "shop")  # created on stage
-    batch = DurableBatch()
-    out.stage("stock_000001.csv", io.BytesIO(b"Reference #;Quantity\nA-1;15\n"), batch)
+    data = b"Reference #;Quantity\nA-1;15\n"
+    out.stage("stock_000001.csv", io.BytesIO(data), len(data))
     assert out.staged_path("stock_000001.csv") == out.path / ".stock_000001.csv.part"
     assert sorted(p.name for p in out.path.iterdir()) == [".stock_000001.csv.part"]
     assert out.is_staged("stock_000001.csv")
     assert not out.exists("stock_000001.csv")
-    assert len(batch) == 1
-    batch.flush()
+    out.make_durable(["stock_000001.csv"])
     assert not out.exists("stock_000001.csv")
-    batch.publish()
+    out.publish(["stock_000001.csv"])
     assert sorted(p.name for p in out.path.iterdir()) == ["stock_000001.csv"]
-    assert (out.path / "stock_000001.csv").read_bytes() == b"Reference #;Quantity\nA-1;15\n"
+    assert (out.path / "stock_000001.csv").read_bytes() == data
     assert not out.is_staged("stock_000001.csv")
-    assert len(batch) == 0
+    out.publish(["stock_000001.csv"])  # published already (a repeat after a crash): no-op
+    assert (out.path / "stock_000001.csv").read_bytes() == data
 
 
 def test_stage_of_a_large_stream_copies_every_chunk(drop: LocalTransport) -> None:
     data = bytes(range(256)) * 9000  # a little over 2 MiB: several chunks
-    batch = DurableBatch()
-    drop.stage("big.bin", io.BytesIO(data), batch)
-    batch.publish()
+    drop.stage("big.bin", io.BytesIO(data), len(data))
+    drop.publish(["big.bin"])
     assert (drop.path / "big.bin").read_bytes() == data
 
 
 def test_staged_file_is_invisible_to_pickup(drop: LocalTransport) -> None:
-    batch = DurableBatch()
-    drop.stage("a.csv", io.BytesIO(b"x"), batch)
+    drop.stage("a.csv", io.BytesIO(b"x"), 1)
     r = Readiness("*", min_age=0.0, empty_grace=0.0, clock=lambda: 0.0)
     assert r.observe(drop.list()) == []
     assert r.observe(drop.list()) == []
-    batch.discard()
+    drop.discard(["a.csv"])
     assert list(drop.path.iterdir()) == []
