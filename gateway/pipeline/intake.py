@@ -8,14 +8,13 @@ an exchange that recovery settles; never a source gone without its bytes archive
 from __future__ import annotations
 
 import logging
-import os
 
 from ..config import Channel
 from ..errors import TransientError
-from ..model import Direction, ExchangeState, Folder, SettleMode
+from ..model import Direction, ExchangeState, SettleMode
 from ..store.archive import Blob
 from ..store.atomic import DurableBatch, crash_point
-from ..transports.local import LocalTransport, safe_name
+from ..transports.local import safe_name
 from ..transports.readiness import Entry, Readiness
 from .context import Context
 
@@ -87,7 +86,7 @@ def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
         else:
             mode = SettleMode.MOVE if oversize else channel.settle
             if oversize:
-                _quarantine(transport, entry.name, xid)
+                transport.quarantine(entry.name, tag=str(xid))
             else:
                 transport.settle(entry.name, mode, tag=str(xid),
                                  done_suffix=channel.done_suffix)
@@ -100,16 +99,6 @@ def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
     return [xid for _, xid, _ in ids]
 
 
-def _quarantine(transport: LocalTransport, name: str, xid: int) -> None:
-    """Move a refused file aside, never delete it: nothing that arrived is lost."""
-    qdir = transport.path / Folder.QUARANTINE
-    qdir.mkdir(exist_ok=True)
-    try:
-        os.replace(transport.path / name, qdir / f"{name}.{xid}")
-    except FileNotFoundError:
-        pass
-
-
 def recover(ctx: Context) -> int:
     """Settle inputs committed before a crash whose source is still in place."""
     count = 0
@@ -120,9 +109,11 @@ def recover(ctx: Context) -> int:
         transport = ctx.transport(x.endpoint)
         current = transport.stat(x.file_name)
         if current is not None and not x.sha256:
-            _quarantine(transport, x.file_name, x.id)
+            transport.quarantine(x.file_name, tag=str(x.id))
         elif current is not None and current.size == x.size:
-            if ctx.archive.hash_file(transport.path / x.file_name) == x.sha256:
+            with transport.open(x.file_name) as fh:
+                same = ctx.archive.hash_stream(fh) == x.sha256
+            if same:
                 transport.settle(x.file_name, channel.settle, tag=str(x.id),
                                  done_suffix=channel.done_suffix)
         with ctx.ledger.transaction():

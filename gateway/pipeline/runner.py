@@ -167,7 +167,8 @@ class Gateway:
         from ..transports.local import Watcher
 
         wake = threading.Event()
-        folders = [self.ctx.transport(ch.endpoint).path for ch in self.config.inputs()]
+        folders = [path for ch in self.config.inputs()
+                   if (path := getattr(self.ctx.transport(ch.endpoint), "watch_path", None))]
         watcher = Watcher(sorted(set(folders)), wake)
         watcher.start()
         try:

@@ -136,12 +136,16 @@ class Archive:
                         yield sub.name + f.name, f
 
     @staticmethod
-    def hash_file(path: Path) -> str:
+    def hash_stream(fh: BinaryIO) -> str:
         h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                h.update(chunk)
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
         return h.hexdigest()
+
+    @classmethod
+    def hash_file(cls, path: Path) -> str:
+        with open(path, "rb") as fh:
+            return cls.hash_stream(fh)
 
     def verify(self, expected: Iterator[str]) -> list[str]:
         """Re-hash every blob; return one message per mismatch or missing blob."""

@@ -95,6 +95,23 @@ class LocalTransport:
             except FileNotFoundError:
                 pass
 
+    def quarantine(self, name: str, *, tag: str) -> None:
+        """Move a refused file aside, never delete it: nothing that arrived is lost."""
+        qdir = self.path / Folder.QUARANTINE
+        try:
+            qdir.mkdir(exist_ok=True)
+            os.replace(self.path / name, qdir / f"{name}.{tag}")
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise TransientError(f"endpoint {self.name}: cannot quarantine {name}: {exc}"
+                                 ) from exc
+
+    @property
+    def watch_path(self) -> Path:
+        """The folder inotify watches to wake the poller early."""
+        return self.path
+
     # -- delivery: stage (temporary name) → make durable → publish (rename) ---------------
     def staged_path(self, name: str) -> Path:
         return self.path / f".{name}.part"
