@@ -9,6 +9,8 @@ from ..config import Config
 from ..model import LEDGER_FILE
 from ..store.archive import Archive
 from ..store.ledger import Ledger
+from ..config import Endpoint
+from ..transports.base import Transport
 from ..transports.local import LocalTransport
 
 
@@ -17,17 +19,16 @@ class Context:
     config: Config
     ledger: Ledger
     archive: Archive
-    transports: dict[str, LocalTransport] = field(default_factory=dict)
+    transports: dict[str, Transport] = field(default_factory=dict)
 
     @classmethod
     def open(cls, config: Config) -> Context:
         ledger = Ledger(ledger_path(config))
         archive = Archive.in_workspace(config.workspace)
-        transports = {name: LocalTransport(name, ep.path)
-                      for name, ep in config.endpoints.items()}
+        transports = {name: open_transport(ep) for name, ep in config.endpoints.items()}
         return cls(config, ledger, archive, transports)
 
-    def transport(self, endpoint: str) -> LocalTransport:
+    def transport(self, endpoint: str) -> Transport:
         return self.transports[endpoint]
 
     def close(self) -> None:
@@ -36,3 +37,8 @@ class Context:
 
 def ledger_path(config: Config) -> Path:
     return config.state_dir / LEDGER_FILE
+
+
+def open_transport(endpoint: Endpoint) -> Transport:
+    """The transport of an endpoint, by its type (connections are made lazily)."""
+    return LocalTransport(endpoint.name, endpoint.path)
