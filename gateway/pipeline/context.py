@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Config
+from ..config import Config, Endpoint
 from ..model import LEDGER_FILE
 from ..store.archive import Archive
 from ..store.ledger import Ledger
-from ..config import Endpoint
 from ..transports.base import Transport
 from ..transports.local import LocalTransport
 
