@@ -267,9 +267,8 @@ def _note(outcome: Outcome, problems: ProblemSink) -> str | None:
 def transform_pending(ctx: Context, *, progress_for: Callable[[Exchange], ProgressFn | None]
                       | None = None) -> list[Outcome]:
     """Process one batch of received exchanges; one commit after the outputs are durable."""
-    pending = [x for x in ctx.ledger.inputs_in_state(ExchangeState.RECEIVED,
-                                                     ctx.config.batch_size * 2)
-               if x.attempts < MAX_ATTEMPTS][: ctx.config.batch_size]
+    pending = ctx.ledger.inputs_in_state(ExchangeState.RECEIVED, ctx.config.batch_size,
+                                         max_attempts=MAX_ATTEMPTS)
     if not pending:
         return []
     batch = DurableBatch()
@@ -278,8 +277,9 @@ def transform_pending(ctx: Context, *, progress_for: Callable[[Exchange], Progre
     try:
         with ctx.ledger.transaction():
             for x in pending:
-                if outcomes and (budget := budget - x.size) < 0:
+                if outcomes and budget - x.size < 0:
                     break
+                budget -= x.size
                 try:
                     with ctx.ledger.transaction():
                         progress = progress_for(x) if progress_for else None

@@ -290,11 +290,19 @@ class Ledger:
             " AND parent_id IS NULL ORDER BY id").fetchall()
         return [Exchange.from_row(r) for r in rows]
 
-    def inputs_in_state(self, state: ExchangeState, limit: int | None = None) -> list[Exchange]:
-        sql = "SELECT * FROM exchanges WHERE direction='in' AND state=? ORDER BY id"
+    def inputs_in_state(self, state: ExchangeState, limit: int | None = None, *,
+                        max_attempts: int | None = None) -> list[Exchange]:
+        """Inputs in a state, oldest first; ``max_attempts`` leaves out those that failed
+        that often (a bug, not data: shown by ``gateway status``, not retried forever)."""
+        sql = "SELECT * FROM exchanges WHERE direction='in' AND state=?"
+        args: list[Any] = [str(state)]
+        if max_attempts is not None:
+            sql += " AND attempts < ?"
+            args.append(max_attempts)
+        sql += " ORDER BY id"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [Exchange.from_row(r) for r in self.db.execute(sql, (str(state),))]
+        return [Exchange.from_row(r) for r in self.db.execute(sql, args)]
 
     def undelivered(self) -> list[Exchange]:
         """Outputs not yet delivered, oldest first (deliveries keep their order)."""
