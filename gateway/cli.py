@@ -422,10 +422,13 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    table = Table("channel", "dir", "endpoint", "last file", "last state", "waiting",
-                  "rejected", "undelivered", "last error")
+    table = Table("channel", "dir", "endpoint", "endpoint state", "last file", "last state",
+                  "waiting", "rejected", "undelivered", "last error")
     for name, s in report.items():
-        table.add_row(name, s["direction"], s["endpoint"], s["last_file"] or "-",
+        up = {True: "up", False: "DOWN", None: "-"}[s["endpoint_up"]]
+        if s["endpoint_since"]:
+            up += f" since {s['endpoint_since'][:19]}"
+        table.add_row(name, s["direction"], s["endpoint"], up, s["last_file"] or "-",
                       s["last_state"] or "-", str(s["backlog"]), str(s["rejected"]),
                       str(s["undelivered"]), s["last_error"] or "")
     out().print(table)

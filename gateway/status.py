@@ -14,7 +14,9 @@ def channel_status(cfg: Config) -> dict[str, dict[str, Any]]:
     ctx = Context.open(cfg)
     try:
         report: dict[str, dict[str, Any]] = {}
+        health = ctx.ledger.endpoint_health()
         for ch in cfg.channels.values():
+            h = health.get(ch.endpoint)
             stats = ctx.ledger.channel_stats(ch.name)
             counts = stats["counts"]
             undelivered = counts.get(str(ExchangeState.PENDING), 0) + counts.get(
@@ -42,7 +44,11 @@ def channel_status(cfg: Config) -> dict[str, dict[str, Any]]:
                 "duplicates": counts.get(str(ExchangeState.DUPLICATE), 0),
                 "undelivered": undelivered,
                 "delivered": counts.get(str(ExchangeState.DELIVERED), 0),
-                "last_error": stats["last_error"],
+                "last_error": stats["last_error"] or (
+                    h["last_error"] if h and not h["up"] else None),
+                "endpoint_up": h["up"] if h else None,  # None: not reached yet
+                "endpoint_since": h["since"] if h else None,
+                "endpoint_last_error": h["last_error"] if h else None,
             }
         return report
     finally:

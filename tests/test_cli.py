@@ -585,6 +585,9 @@ def test_status_json_and_table(done: Workspace) -> None:
     err = csv_out.last_error
     assert err is not None and err.startswith(
         f"endpoint shop_out: cannot write {ws.shop_out / '.stock_000007.csv.part'}: ")
+    health = ledger.endpoint_health()
+    assert {name: h["up"] for name, h in health.items()} == {
+        "erp_in": True, "erp_out": True, "shop_out": False}
     r = gw(ws, "status", "--json")
     assert r.exit_code == 0
     data = json.loads(r.stdout)
@@ -596,24 +599,33 @@ def test_status_json_and_table(done: Workspace) -> None:
         "last_file": "resent.csv", "last_state": "DUPLICATE",
         "last_time": ledger.get(8).updated_at,  # type: ignore[union-attr]
         "backlog": 1, "received": 4, "rejected": 1, "duplicates": 1, "undelivered": 0,
-        "delivered": 4, "last_error": None}
+        "delivered": 4, "last_error": None,
+        "endpoint_up": True, "endpoint_since": health["erp_in"]["since"],
+        "endpoint_last_error": None}
     assert data["shop_stock_csv"] == {
         "direction": "out", "endpoint": "shop_out", "document": "stock",
         "last_file": "stock_000007.csv", "last_state": "PENDING",
         "last_time": csv_out.updated_at,
         "backlog": 1, "received": 0, "rejected": 0, "duplicates": 0, "undelivered": 1,
-        "delivered": 1, "last_error": err}
+        "delivered": 1, "last_error": err,
+        "endpoint_up": False, "endpoint_since": health["shop_out"]["since"],
+        "endpoint_last_error": err}
+    # the XML output waits behind the CSV (order kept): the endpoint's error explains it
+    assert (data["shop_stock_xml"]["endpoint_up"], data["shop_stock_xml"]["last_error"]) == (
+        False, err)
     r = gw(ws, "status")
     assert r.exit_code == 0
     header, rows = table(r.stdout)
-    assert header == ["channel", "dir", "endpoint", "last file", "last state", "waiting",
-                      "rejected", "undelivered", "last error"]
+    assert header == ["channel", "dir", "endpoint", "endpoint state", "last file",
+                      "last state", "waiting", "rejected", "undelivered", "last error"]
+    up = f"up since {health['erp_in']['since'][:19]}"
+    down = f"DOWN since {health['shop_out']['since'][:19]}"
     assert rows == [
-        ["erp_stock_in", "in", "erp_in", "resent.csv", "DUPLICATE", "1", "1", "0", ""],
-        ["shop_stock_csv", "out", "shop_out", "stock_000007.csv", "PENDING", "1", "0", "1",
-         err],
-        ["shop_stock_xml", "out", "shop_out", "stock_000007.xml", "PENDING", "1", "0", "1",
-         ""]]
+        ["erp_stock_in", "in", "erp_in", up, "resent.csv", "DUPLICATE", "1", "1", "0", ""],
+        ["shop_stock_csv", "out", "shop_out", down, "stock_000007.csv", "PENDING", "1", "0",
+         "1", err],
+        ["shop_stock_xml", "out", "shop_out", down, "stock_000007.xml", "PENDING", "1", "0",
+         "1", err]]
 
 
 # -- demo --------------------------------------------------------------------------------------

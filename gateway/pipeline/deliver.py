@@ -25,6 +25,7 @@ log = logging.getLogger("gateway.deliver")
 class DeliveryReport:
     delivered: list[int] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # endpoint → error
+    reached: set[str] = field(default_factory=set)  # endpoints that took every delivery
 
 
 def deliver_pending(ctx: Context, *, skip: set[str] | None = None) -> DeliveryReport:
@@ -36,7 +37,10 @@ def deliver_pending(ctx: Context, *, skip: set[str] | None = None) -> DeliveryRe
         if skip and endpoint in skip:
             continue
         try:
-            report.delivered += _deliver_queue(ctx, endpoint, queue)
+            done = _deliver_queue(ctx, endpoint, queue)
+            report.delivered += done
+            if len(done) == len(queue):
+                report.reached.add(endpoint)
         except TransientError as exc:
             report.failed[endpoint] = str(exc)
             log.warning("endpoint %s: %s; will retry", endpoint, exc)

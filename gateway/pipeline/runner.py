@@ -95,6 +95,7 @@ class Gateway:
                                done_suffix=ch.done_suffix)
             for ch in config.inputs()}
         self.backoff = Backoff(base=max(config.poll_interval, 1.0))
+        self._health: dict[str, tuple[str | None, float]] = {}
         self.recovered = recover(self.ctx)
 
     def close(self) -> None:
@@ -138,7 +139,33 @@ class Gateway:
         for endpoint, err in report.failed.items():
             s.failures[endpoint] = err
             self.backoff.failed(endpoint)
+        self._record_health(s, report.reached)
         return s
+
+    def _record_health(self, s: CycleSummary, reached: set[str]) -> None:
+        """Keep each endpoint's up/down state in the ledger for ``gateway status``."""
+        polled = {ch.endpoint for ch in self.config.inputs()} - self.backoff.waiting()
+        now = time.monotonic()
+        changes = {}
+        for endpoint in polled | reached | set(s.failures):
+            if endpoint not in self.config.endpoints:
+                continue
+            error = s.failures.get(endpoint)
+            last = self._health.get(endpoint)
+            # written when it changes, else once a minute: not a commit per poll
+            if last is None or last[0] != error or now - last[1] > 60:
+                changes[endpoint] = error
+        if not changes:
+            return
+        try:
+            with self.ctx.ledger.transaction():
+                for endpoint, error in sorted(changes.items()):
+                    self.ctx.ledger.endpoint_seen(endpoint, error=error)
+        except TransientError as exc:
+            log.warning("cannot record endpoint health: %s", exc)
+            return
+        for endpoint, error in changes.items():
+            self._health[endpoint] = (error, now)
 
     def files_waiting(self) -> bool:
         return any(r.waiting() for r in self.readiness.values())

@@ -84,6 +84,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sku, warehouse)
     ) WITHOUT ROWID;
     """,
+    # 3: health of each endpoint as the runner last saw it, for `gateway status`
+    """
+    CREATE TABLE endpoint_health (
+        endpoint TEXT PRIMARY KEY,
+        up INTEGER NOT NULL,
+        since TEXT NOT NULL,
+        last_error TEXT,
+        checked_at TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -391,6 +401,26 @@ class Ledger:
             "counts": counts,
             "last_error": error["last_error"] if error else None,
         }
+
+    # -- endpoint health ------------------------------------------------------------------
+    def endpoint_seen(self, endpoint: str, *, error: str | None = None) -> None:
+        """Record that an endpoint answered (``error`` None) or failed; ``since`` moves only
+        when it goes up or down."""
+        at = now()
+        up = 0 if error else 1
+        self.db.execute(
+            "INSERT INTO endpoint_health(endpoint, up, since, last_error, checked_at)"
+            " VALUES (?,?,?,?,?) ON CONFLICT(endpoint) DO UPDATE SET"
+            " since=CASE WHEN endpoint_health.up = excluded.up THEN endpoint_health.since"
+            " ELSE excluded.since END, up=excluded.up,"
+            " last_error=COALESCE(excluded.last_error, endpoint_health.last_error),"
+            " checked_at=excluded.checked_at", (endpoint, up, at, error, at))
+
+    def endpoint_health(self) -> dict[str, dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM endpoint_health ORDER BY endpoint")
+        return {r["endpoint"]: {"up": bool(r["up"]), "since": r["since"],
+                                "last_error": r["last_error"], "checked_at": r["checked_at"]}
+                for r in rows}
 
     # -- stock positions --------------------------------------------------------------------
     def upsert_positions(self, rows: list[tuple[str, str, Decimal, str]], xid: int) -> int:

@@ -35,10 +35,10 @@ def add_input_raw(ledger: Ledger, name: str) -> int:
 
 
 def test_migrations_create_the_schema_version(ledger: Ledger) -> None:
-    assert ledger.schema_version == len(MIGRATIONS) == 2
+    assert ledger.schema_version == len(MIGRATIONS) == 3
     tables = {r[0] for r in ledger.db.execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"exchanges", "transitions", "problems", "stock_positions",
+    assert {"exchanges", "transitions", "problems", "stock_positions", "endpoint_health",
             "schema_version"} <= tables
     assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -233,3 +233,24 @@ def test_totals_cover_all_warehouses_of_touched_skus_only(ledger: Ledger, by_sku
     assert list(ledger.stock_totals_touched_by(2, skus)) == [("A-1", D("13.5")),
                                                              ("B-2", D("6.5"))]
     assert list(ledger.stock_totals_touched_by(3, skus)) == []
+
+
+def test_endpoint_health_moves_since_only_when_up_or_down_changes(ledger: Ledger) -> None:
+    with ledger.transaction():
+        ledger.endpoint_seen("erp_in")
+    first = ledger.endpoint_health()["erp_in"]
+    assert (first["up"], first["last_error"]) == (True, None)
+    with ledger.transaction():
+        ledger.endpoint_seen("erp_in")
+    assert ledger.endpoint_health()["erp_in"]["since"] == first["since"]
+    with ledger.transaction():
+        ledger.endpoint_seen("erp_in", error="connection refused")
+    down = ledger.endpoint_health()["erp_in"]
+    assert (down["up"], down["last_error"]) == (False, "connection refused")
+    assert down["since"] > first["since"]
+    with ledger.transaction():
+        ledger.endpoint_seen("erp_in")
+    back = ledger.endpoint_health()["erp_in"]
+    # up again since now; the last error stays on record for the operator
+    assert (back["up"], back["last_error"]) == (True, "connection refused")
+    assert back["since"] > down["since"]
