@@ -31,8 +31,11 @@ app = typer.Typer(help="File-exchange gateway between legacy ERPs and e-commerce
 rejected_app = typer.Typer(help="Files rejected for bad data: list, show, reprocess.",
                            no_args_is_help=True)
 archive_app = typer.Typer(help="Every file exchanged, as archived.", no_args_is_help=True)
+deliveries_app = typer.Typer(help="Files the gateway produced, on their way to partners.",
+                             no_args_is_help=True)
 app.add_typer(rejected_app, name="rejected")
 app.add_typer(archive_app, name="archive")
+app.add_typer(deliveries_app, name="deliveries")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -409,6 +412,63 @@ def archive_verify() -> None:
         console.print(p, markup=False)
     console.print(f"{count} archived file(s) checked, {len(problems)} problem(s)")
     raise typer.Exit(1 if problems else 0)
+
+
+# -- deliveries --------------------------------------------------------------------------------
+@deliveries_app.command("list")
+@handle_errors
+def deliveries_list(waiting: Annotated[bool, typer.Option("--waiting", help="Only outputs not "
+                                                          "delivered yet.")] = False,
+                    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Outputs with their state, attempts and last error, oldest first."""
+    rows = _ledger().list_exchanges(direction=Direction.OUT)
+    if waiting:
+        rows = [x for x in rows if x.state is not ExchangeState.DELIVERED]
+    if as_json:
+        typer.echo(json.dumps([x.to_dict() for x in rows], indent=2, ensure_ascii=False))
+        return
+    table = Table("id", "channel", "endpoint", "file", "state", "attempts", "from",
+                  "last error")
+    for x in rows:
+        table.add_row(str(x.id), x.channel, x.endpoint, x.file_name, str(x.state),
+                      str(x.attempts), str(x.source_id or ""), x.last_error or "")
+    out().print(table)
+
+
+@deliveries_app.command("retry")
+@handle_errors
+def deliveries_retry(xid: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Deliver a waiting output now."""
+    from .pipeline.deliver import retry
+    from .pipeline.runner import Gateway
+
+    with Gateway(config()) as gw:
+        report = retry(gw.ctx, xid)
+        x = gw.ctx.ledger.get(xid)
+    assert x is not None
+    out().print(f"output {xid} ({x.file_name}): {x.state}", markup=False)
+    for endpoint, error in report.failed.items():
+        err().print(f"warning: {endpoint}: {error}", markup=False)
+    raise typer.Exit(0 if x.state is ExchangeState.DELIVERED else 1)
+
+
+@deliveries_app.command("resend")
+@handle_errors
+def deliveries_resend(xid: Annotated[int, typer.Argument(metavar="EXCHANGE")]) -> None:
+    """Send delivered outputs again: one output, or every output of an input exchange."""
+    from .pipeline.deliver import resend
+    from .pipeline.runner import Gateway
+
+    with Gateway(config()) as gw:
+        new, report = resend(gw.ctx, xid)
+        sent = [gw.ctx.ledger.get(n) for n in new]
+    for x in sent:
+        assert x is not None
+        out().print(f"output {x.id} ({x.file_name}, resend of {x.parent_id}): {x.state}",
+                    markup=False)
+    for endpoint, error in report.failed.items():
+        err().print(f"warning: {endpoint}: {error}", markup=False)
+    raise typer.Exit(0 if all(x and x.state is ExchangeState.DELIVERED for x in sent) else 1)
 
 
 # -- status ------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ..errors import TransientError
-from ..model import ExchangeState
+from ..errors import TransientError, UsageError
+from ..model import Direction, ExchangeState
 from ..store.atomic import crash_point
 from ..store.ledger import Exchange
 from .context import Context
@@ -87,3 +87,36 @@ def _deliver_queue(ctx: Context, endpoint: str, queue: list[Exchange]) -> list[i
     for x in staged:
         log.info("%s: %s delivered to %s", x.channel, x.file_name, transport.describe())
     return [x.id for x in staged]
+
+
+def retry(ctx: Context, xid: int) -> DeliveryReport:
+    """Deliver a waiting output now, whatever the backoff said (``deliveries retry``)."""
+    x = ctx.ledger.get(xid)
+    if x is None or x.direction is not Direction.OUT:
+        raise UsageError(f"no output with id {xid}", hint="'gateway deliveries list' shows them")
+    if x.state not in (ExchangeState.PENDING, ExchangeState.STAGED):
+        raise UsageError(f"output {xid} is {x.state}; only waiting outputs are retried",
+                         hint=f"'gateway deliveries resend {xid}' sends a delivered one again")
+    with ctx.ledger.transaction():
+        ctx.ledger.update(xid, attempts=0, last_error=None)
+    return deliver_pending(ctx)
+
+
+def resend(ctx: Context, xid: int) -> tuple[list[int], DeliveryReport]:
+    """Send delivered outputs again (the partner lost them): of one output, or every output
+    of an input exchange. Each resend is a new output linked to the first, same bytes."""
+    x = ctx.ledger.get(xid)
+    if x is None:
+        raise UsageError(f"no exchange with id {xid}", hint="'gateway archive list' shows ids")
+    outputs = [x] if x.direction is Direction.OUT else ctx.ledger.outputs_of(xid)
+    delivered = [o for o in outputs if o.state is ExchangeState.DELIVERED]
+    if not delivered:
+        raise UsageError(f"exchange {xid} has no delivered output to send again",
+                         hint="waiting outputs are retried with 'gateway deliveries retry'")
+    with ctx.ledger.transaction():
+        new = [ctx.ledger.add_exchange(
+            direction=Direction.OUT, channel=o.channel, endpoint=o.endpoint,
+            file_name=o.file_name, size=o.size, sha256=o.sha256, state=ExchangeState.PENDING,
+            kind=o.kind, document=o.document, source_id=o.source_id, parent_id=o.id,
+            reason=f"resend of output {o.id} asked by an operator") for o in delivered]
+    return new, deliver_pending(ctx)

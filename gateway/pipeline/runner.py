@@ -89,7 +89,10 @@ class Gateway:
                                ) from None
         self.ctx = Context.open(config)
         for t in self.ctx.transports.values():
-            t.ensure()
+            try:
+                t.ensure()
+            except TransientError as exc:  # a missing endpoint must not stop the others
+                log.warning("%s", exc)
         self.readiness = {
             ch.name: Readiness(ch.pattern, min_age=ch.min_age, empty_grace=ch.empty_grace,
                                done_suffix=ch.done_suffix)
