@@ -57,6 +57,9 @@ class Channel:
     filename: str = "{stem}_{exchange}.{ext}"
     ack_filename: str = "ACK_{stem}_{exchange}.xml"
     sources: tuple[str, ...] = ()
+    every: float | None = None  # poll on a fixed period…
+    cron: str | None = None     # …or at the times of a cron expression…
+    watch: bool = True          # …or as soon as a local folder changes (and every poll)
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,7 @@ def load(path: Path | str) -> Config:
             filename=sec.get("filename", str, Channel.filename),
             ack_filename=sec.get("ack_filename", str, Channel.ack_filename),
             sources=tuple(sec.get("sources", list, [])),
+            **_cadence(sec, endpoints[endpoint], file),
         )
         for src in ch.sources:
             if src not in chs.data:
@@ -260,6 +264,35 @@ def load(path: Path | str) -> Config:
                  endpoints=endpoints, channels=channels)
     _check_mappings(cfg, file)
     return cfg
+
+
+def _cadence(sec: _Section, endpoint: Endpoint, file: str) -> dict[str, Any]:
+    """``every``, ``cron`` or ``watch``: at most one cadence per channel."""
+    every_raw = sec.get("every", (str, int, float), None)
+    cron = sec.get("cron", str, None)
+    watch = sec.get("watch", bool, None)
+    given = [k for k, v in (("every", every_raw), ("cron", cron), ("watch", watch))
+             if v is not None]
+    if len(given) > 1:
+        raise ConfigError(f"give one cadence, not {' and '.join(given)}", key=sec.k(given[1]),
+                          file=file, hint="every = '5m', cron = '0 3 * * 1' or watch = true")
+    if cron is not None:
+        from croniter import croniter
+
+        if not croniter.is_valid(cron):
+            raise ConfigError(f"{cron!r} is not a cron expression", key=sec.k("cron"),
+                              file=file, hint="five fields: minute hour day month weekday, "
+                              "e.g. '0 3 * * 1' for Mondays at 03:00")
+    if watch and endpoint.type != "local":
+        raise ConfigError(f"endpoint {endpoint.name!r} is {endpoint.type}: only local folders "
+                          "can be watched", key=sec.k("watch"), file=file,
+                          hint="poll it with every = '1m' instead")
+    every = (parse_duration(every_raw, sec.k("every"), file)
+             if every_raw is not None else None)
+    if every is not None and every <= 0:
+        raise ConfigError("must be more than 0", key=sec.k("every"), file=file)
+    return {"every": every, "cron": cron,
+            "watch": watch if watch is not None else (not given and endpoint.type == "local")}
 
 
 def _check_mappings(cfg: Config, file: str) -> None:

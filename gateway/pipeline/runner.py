@@ -23,6 +23,7 @@ from ..transports.readiness import Readiness
 from .context import Context
 from .deliver import deliver_pending
 from .intake import intake, recover
+from .schedule import Schedule
 from .transform import Outcome, ProgressFn, transform_pending
 
 log = logging.getLogger("gateway.runner")
@@ -99,6 +100,7 @@ class Gateway:
             for ch in config.inputs()}
         self.backoff = Backoff(base=max(config.poll_interval, 1.0))
         self._health: dict[str, tuple[str | None, float]] = {}
+        self.schedule = Schedule(config.inputs(), config.poll_interval)
         self.recovered = recover(self.ctx)
 
     def close(self) -> None:
@@ -113,12 +115,16 @@ class Gateway:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def cycle(self) -> CycleSummary:
-        """One pass: take ready files, process what was received, deliver what is pending."""
+    def cycle(self, *, scheduled: bool = False) -> CycleSummary:
+        """One pass: take ready files, process what was received, deliver what is pending.
+
+        ``scheduled``: poll only the channels whose cadence is due (``gateway run``);
+        otherwise every channel (``gateway run --once``)."""
         s = CycleSummary()
         waiting = self.backoff.waiting()
+        due = set(self.schedule.due()) if scheduled else None
         for ch in self.config.inputs():
-            if ch.endpoint in waiting:
+            if ch.endpoint in waiting or (due is not None and ch.name not in due):
                 continue
             try:
                 s.received += len(intake(self.ctx, ch, self.readiness[ch.name]))
@@ -127,6 +133,7 @@ class Gateway:
                 s.failures[ch.endpoint] = str(exc)
                 self.backoff.failed(ch.endpoint)
                 log.warning("channel %s: %s", ch.name, exc)
+            self.schedule.polled(ch.name, settling=self.readiness[ch.name].waiting() > 0)
         while True:
             try:
                 outcomes = transform_pending(self.ctx, progress_for=self.progress_for)
@@ -197,21 +204,22 @@ class Gateway:
         from ..transports.local import Watcher
 
         wake = threading.Event()
-        folders = [path for ch in self.config.inputs()
-                   if (path := getattr(self.ctx.transport(ch.endpoint), "watch_path", None))]
+        folders = [path for ch in self.config.inputs() if ch.watch
+                   and (path := getattr(self.ctx.transport(ch.endpoint), "watch_path", None))]
         watcher = Watcher(sorted(set(folders)), wake)
         watcher.start()
         try:
             while not stop.is_set():
-                wake.clear()
-                s = self.cycle()
+                if wake.is_set():
+                    wake.clear()
+                    self.schedule.changed()
+                s = self.cycle(scheduled=True)
                 if on_cycle and not s.idle:
                     on_cycle(s)
-                if self.files_waiting():
-                    stop.wait(min(self.config.poll_interval, 0.5))
-                else:
-                    deadline = time.monotonic() + self.config.poll_interval
-                    while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
-                        wake.wait(0.1)
+                # sleep until a channel is due, and at most a poll interval (deliveries wait)
+                pause = min(self.schedule.seconds_to_next(), self.config.poll_interval)
+                deadline = time.monotonic() + pause
+                while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
+                    wake.wait(min(0.1, max(deadline - time.monotonic(), 0.0)))
         finally:
             watcher.stop()
