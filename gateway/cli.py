@@ -31,11 +31,14 @@ app = typer.Typer(help="File-exchange gateway between legacy ERPs and e-commerce
 rejected_app = typer.Typer(help="Files rejected for bad data: list, show, reprocess.",
                            no_args_is_help=True)
 archive_app = typer.Typer(help="Every file exchanged, as archived.", no_args_is_help=True)
+endpoints_app = typer.Typer(help="Places files are read from and written to.",
+                            no_args_is_help=True)
 deliveries_app = typer.Typer(help="Files the gateway produced, on their way to partners.",
                              no_args_is_help=True)
 app.add_typer(rejected_app, name="rejected")
 app.add_typer(archive_app, name="archive")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(endpoints_app, name="endpoints")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -412,6 +415,38 @@ def archive_verify() -> None:
         console.print(p, markup=False)
     console.print(f"{count} archived file(s) checked, {len(problems)} problem(s)")
     raise typer.Exit(1 if problems else 0)
+
+
+# -- endpoints ---------------------------------------------------------------------------------
+@endpoints_app.command("check")
+@handle_errors
+def endpoints_check(name: Annotated[str | None, typer.Argument(metavar="[NAME]",
+                                                               help="One endpoint; all by "
+                                                               "default.")] = None) -> None:
+    """Connect, list, write, read back and remove a probe file; say what failed."""
+    from .pipeline.context import Context
+    from .pipeline.probe import check_endpoint
+
+    cfg = config()
+    names = [name] if name else list(cfg.endpoints)
+    if name and name not in cfg.endpoints:
+        raise UsageError(f"no endpoint named {name!r}",
+                         hint="endpoints: " + ", ".join(cfg.endpoints))
+    ctx = Context.open(cfg)
+    failed = False
+    try:
+        console = out()
+        for endpoint in names:
+            steps = check_endpoint(ctx, endpoint)
+            ok = all(st.ok for st in steps)
+            failed |= not ok
+            console.print(f"{endpoint}: {'ok' if ok else 'FAILED'}", markup=False)
+            for st in steps:
+                console.print(f"  {'ok' if st.ok else 'FAILED':6} {st.name}: {st.detail}",
+                              markup=False)
+    finally:
+        ctx.close()
+    raise typer.Exit(1 if failed else 0)
 
 
 # -- deliveries --------------------------------------------------------------------------------
