@@ -162,7 +162,9 @@ def run(once: Annotated[bool, typer.Option("--once", help="Process what is ready
         if once:
             s = gw.run_once()
             _print_cycle(s)
-            raise typer.Exit(_summary_exit(s.outcomes))
+            for message in s.refused.values():  # an unchecked host key: the operator must act
+                err().print(f"Error: {message}", markup=False)
+            raise typer.Exit(2 if s.refused else _summary_exit(s.outcomes))
         stop = threading.Event()
 
         def on_signal(signum: int, _frame: Any) -> None:
@@ -187,7 +189,8 @@ def _print_cycle(s: Any) -> None:
     if state.log_format == "json":
         return  # already logged as JSON where it happened; stderr stays one object a line
     for endpoint, error in s.failures.items():
-        err().print(f"warning: {endpoint}: {error}", markup=False)
+        if endpoint not in s.refused:  # those are errors, printed as such by the caller
+            err().print(f"warning: {endpoint}: {error}", markup=False)
 
 
 # -- validate ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 from .errors import ConfigError
@@ -33,10 +33,29 @@ def resource_dir(name: str) -> Path:
 
 
 @dataclass(frozen=True)
+class SftpSettings:
+    """How to reach an SFTP folder. The host key is always verified (known_hosts or a
+    pinned fingerprint): files and credentials never go to a server that was not checked."""
+
+    host: str
+    user: str
+    path: str                                  # remote folder; relative to the login folder
+    port: int = 22
+    key_file: Path | None = None
+    key_passphrase: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    known_hosts: Path | None = None
+    host_key_fingerprint: str | None = None    # "SHA256:…" as OpenSSH prints it
+    connect_timeout: float = 10.0              # also the longest the server may stay silent
+    transfer_timeout: float = 600.0            # deadline of one whole download or upload
+
+
+@dataclass(frozen=True)
 class Endpoint:
     name: str
     type: str
-    path: Path
+    path: PurePath                    # a local Path; a PurePosixPath for "sftp"
+    sftp: SftpSettings | None = None  # set when type == "sftp"
 
 
 @dataclass(frozen=True)
@@ -213,12 +232,16 @@ def load(path: Path | str) -> Config:
     for name in eps.data:
         sec = _Section(eps.get(name, dict), f"endpoints.{name}", file)
         etype = sec.get("type", str, "local")
-        if etype != "local":
+        if etype == "local":
+            ep = Endpoint(name, etype, base / sec.get("path", str))
+        elif etype == "sftp":
+            sftp = _sftp_settings(sec, base, file)
+            ep = Endpoint(name, etype, PurePosixPath(sftp.path), sftp)
+        else:
             raise ConfigError(f"endpoint type {etype!r} is not supported", key=sec.k("type"),
-                              file=file, hint="supported endpoint types: 'local'")
-        epath = base / sec.get("path", str)
+                              file=file, hint="supported endpoint types: 'local', 'sftp'")
         sec.finish()
-        endpoints[name] = Endpoint(name, etype, epath)
+        endpoints[name] = ep
     eps.finish()
 
     channels: dict[str, Channel] = {}
@@ -264,6 +287,72 @@ def load(path: Path | str) -> Config:
                  endpoints=endpoints, channels=channels)
     _check_mappings(cfg, file)
     return cfg
+
+
+_FINGERPRINT = re.compile(r"^SHA256:([A-Za-z0-9+/]{43})=?$")
+
+
+def _sftp_settings(sec: _Section, base: Path, file: str) -> SftpSettings:
+    """``type = "sftp"``: who to log in as, how, and how the server's key is checked."""
+    host = sec.get("host", str).strip()
+    if not host:
+        raise ConfigError("must not be empty", key=sec.k("host"), file=file)
+    port = sec.get("port", int, 22)
+    if not 0 < port < 65536:
+        raise ConfigError(f"{port} is not a TCP port", key=sec.k("port"), file=file)
+    user = sec.get("user", str)
+    path = sec.get("path", str)
+    if not path.strip():
+        raise ConfigError("must not be empty", key=sec.k("path"), file=file,
+                          hint="the remote folder, e.g. path = \"/export/stock\"")
+    path = path.rstrip("/") or "/"
+    key_file = sec.get("key_file", str, None)
+    passphrase = sec.get("key_passphrase", str, None)
+    password = sec.get("password", str, None)
+    if key_file is None and password is None:
+        raise ConfigError("give key_file or password", key=sec.k("key_file"), file=file,
+                          hint='key_file = "/etc/gateway/id_ed25519" (an encrypted key: '
+                          'key_passphrase = "${ERP_KEY_PASSPHRASE}"), or password = '
+                          '"${ERP_SFTP_PASSWORD}"')
+    if key_file is not None and password is not None:
+        raise ConfigError("give key_file or password, not both", key=sec.k("password"),
+                          file=file)
+    if passphrase is not None and key_file is None:
+        raise ConfigError("key_passphrase needs a key_file", key=sec.k("key_passphrase"),
+                          file=file)
+    known_hosts = sec.get("known_hosts", str, None)
+    fingerprint = sec.get("host_key_fingerprint", str, None)
+    if known_hosts is None and fingerprint is None:
+        raise ConfigError(
+            "the server's host key must be verified: give known_hosts or host_key_fingerprint",
+            key=sec.k("host_key_fingerprint"), file=file,
+            hint=f"'ssh-keyscan -p {port} {host} | ssh-keygen -lf -' prints the server's "
+            "fingerprints; confirm one with its administrator, then write "
+            'host_key_fingerprint = "SHA256:…" (or known_hosts = "/path/to/known_hosts")')
+    if known_hosts is not None and fingerprint is not None:
+        raise ConfigError("give known_hosts or host_key_fingerprint, not both",
+                          key=sec.k("host_key_fingerprint"), file=file)
+    if fingerprint is not None:
+        m = _FINGERPRINT.match(fingerprint.strip())
+        if not m:
+            raise ConfigError(f"{fingerprint!r} is not an OpenSSH SHA256 fingerprint",
+                              key=sec.k("host_key_fingerprint"), file=file,
+                              hint="write it as 'ssh-keygen -lf' prints it: SHA256: and 43 "
+                              "characters (MD5 fingerprints are not accepted)")
+        fingerprint = f"SHA256:{m.group(1)}"
+    timeouts = {}
+    for key, default in (("connect_timeout", "10s"), ("transfer_timeout", "10m")):
+        timeouts[key] = parse_duration(sec.get(key, (str, int, float), default), sec.k(key),
+                                       file)
+        if timeouts[key] <= 0:
+            raise ConfigError("must be more than 0", key=sec.k(key), file=file)
+    return SftpSettings(
+        host=host, user=user, path=path, port=port,
+        key_file=(base / Path(key_file).expanduser()) if key_file is not None else None,
+        key_passphrase=passphrase, password=password,
+        known_hosts=(base / Path(known_hosts).expanduser()) if known_hosts is not None
+        else None,
+        host_key_fingerprint=fingerprint, **timeouts)
 
 
 def _cadence(sec: _Section, endpoint: Endpoint, file: str) -> dict[str, Any]:

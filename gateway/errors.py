@@ -4,6 +4,8 @@
   operator. Never retried.
 * ``TransientError``: an endpoint, disk or lock is unavailable; retried with backoff.
 * ``ConfigError``: the configuration or a mapping is wrong; the gateway refuses to start.
+* ``HostKeyError``: an SFTP server's host key is unknown or changed; the gateway refuses it
+  until an operator pins the key (never retried, never accepted automatically).
 """
 
 from __future__ import annotations
@@ -95,3 +97,11 @@ class DataError(TerminalError):
 
 class TransientError(GatewayError):
     """An endpoint, disk or lock is unavailable for now; the work is retried later."""
+
+
+class HostKeyError(GatewayError):
+    """An SFTP server offered a host key that is unknown or not the expected one. Retrying
+    cannot fix it and must not: the key is checked by an operator, then pinned (exit code 2).
+    """
+
+    exit_code = 2

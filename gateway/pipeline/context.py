@@ -31,7 +31,14 @@ class Context:
         return self.transports[endpoint]
 
     def close(self) -> None:
-        self.ledger.close()
+        """Close the ledger and every transport that holds a connection (SFTP)."""
+        try:
+            for t in self.transports.values():
+                close = getattr(t, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            self.ledger.close()
 
 
 def ledger_path(config: Config) -> Path:
@@ -40,4 +47,8 @@ def ledger_path(config: Config) -> Path:
 
 def open_transport(endpoint: Endpoint) -> Transport:
     """The transport of an endpoint, by its type (connections are made lazily)."""
-    return LocalTransport(endpoint.name, endpoint.path)
+    if endpoint.type == "sftp" and endpoint.sftp is not None:
+        from ..transports.sftp import SftpTransport
+
+        return SftpTransport(endpoint.name, endpoint.sftp)
+    return LocalTransport(endpoint.name, Path(endpoint.path))

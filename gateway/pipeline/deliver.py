@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ..errors import TransientError, UsageError
+from ..errors import HostKeyError, TransientError, UsageError
 from ..model import Direction, ExchangeState
 from ..store.atomic import crash_point
 from ..store.ledger import Exchange
@@ -26,6 +26,7 @@ class DeliveryReport:
     delivered: list[int] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # endpoint → error
     reached: set[str] = field(default_factory=set)  # endpoints that took every delivery
+    refused: dict[str, str] = field(default_factory=dict)  # endpoint → host key problem
 
 
 def deliver_pending(ctx: Context, *, skip: set[str] | None = None) -> DeliveryReport:
@@ -44,6 +45,9 @@ def deliver_pending(ctx: Context, *, skip: set[str] | None = None) -> DeliveryRe
         except TransientError as exc:
             report.failed[endpoint] = str(exc)
             log.warning("endpoint %s: %s; will retry", endpoint, exc)
+        except HostKeyError as exc:
+            report.failed[endpoint] = report.refused[endpoint] = str(exc)
+            log.error("endpoint %s: %s", endpoint, exc)
     return report
 
 

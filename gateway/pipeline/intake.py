@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from ..config import Channel
-from ..errors import TransientError
+from ..errors import HostKeyError, TransientError
 from ..model import Direction, ExchangeState, SettleMode
 from ..store.archive import Blob
 from ..store.atomic import DurableBatch, crash_point
@@ -107,15 +107,21 @@ def recover(ctx: Context) -> int:
         if channel is None or x.endpoint not in ctx.transports:
             continue
         transport = ctx.transport(x.endpoint)
-        current = transport.stat(x.file_name)
-        if current is not None and not x.sha256:
-            transport.quarantine(x.file_name, tag=str(x.id))
-        elif current is not None and current.size == x.size:
-            with transport.open(x.file_name) as fh:
-                same = ctx.archive.hash_stream(fh) == x.sha256
-            if same:
-                transport.settle(x.file_name, channel.settle, tag=str(x.id),
-                                 done_suffix=channel.done_suffix)
+        try:
+            current = transport.stat(x.file_name)
+            if current is not None and not x.sha256:
+                transport.quarantine(x.file_name, tag=str(x.id))
+            elif current is not None and current.size == x.size:
+                with transport.open(x.file_name) as fh:
+                    same = ctx.archive.hash_stream(fh) == x.sha256
+                if same:
+                    transport.settle(x.file_name, channel.settle, tag=str(x.id),
+                                     done_suffix=channel.done_suffix)
+        except (TransientError, HostKeyError) as exc:
+            # the endpoint is out of reach: settle when the file is seen again (intake
+            # recognises it by name, size and sha256) or at the next start
+            log.warning("%s: cannot settle %s yet: %s", x.channel, x.file_name, exc)
+            continue
         with ctx.ledger.transaction():
             ctx.ledger.mark_settled(x.id)
         count += 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from ..config import Config
-from ..errors import GatewayError, TransientError
+from ..errors import GatewayError, HostKeyError, TransientError
 from ..model import AckResult
 from ..store.ledger import Exchange
 from ..transports.readiness import Readiness
@@ -35,12 +35,14 @@ class CycleSummary:
     outcomes: list[Outcome] = field(default_factory=list)
     delivered: int = 0
     failures: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # endpoint → host key problem
 
     def add(self, other: CycleSummary) -> None:
         self.received += other.received
         self.outcomes += other.outcomes
         self.delivered += other.delivered
         self.failures.update(other.failures)
+        self.refused.update(other.refused)
 
     def count(self, result: AckResult) -> int:
         return sum(1 for o in self.outcomes if o.result is result)
@@ -89,19 +91,23 @@ class Gateway:
                                hint=f"stop it first (lock: {config.state_dir / 'gateway.lock'})"
                                ) from None
         self.ctx = Context.open(config)
-        for t in self.ctx.transports.values():
-            try:
-                t.ensure()
-            except TransientError as exc:  # a missing endpoint must not stop the others
-                log.warning("%s", exc)
-        self.readiness = {
-            ch.name: Readiness(ch.pattern, min_age=ch.min_age, empty_grace=ch.empty_grace,
-                               done_suffix=ch.done_suffix)
-            for ch in config.inputs()}
-        self.backoff = Backoff(base=max(config.poll_interval, 1.0))
-        self._health: dict[str, tuple[str | None, float]] = {}
-        self.schedule = Schedule(config.inputs(), config.poll_interval)
-        self.recovered = recover(self.ctx)
+        try:
+            for t in self.ctx.transports.values():
+                try:
+                    t.ensure()
+                except (TransientError, HostKeyError) as exc:  # one endpoint never stops
+                    log.warning("%s", exc)                      # the others
+            self.readiness = {
+                ch.name: Readiness(ch.pattern, min_age=ch.min_age, empty_grace=ch.empty_grace,
+                                   done_suffix=ch.done_suffix)
+                for ch in config.inputs()}
+            self.backoff = Backoff(base=max(config.poll_interval, 1.0))
+            self._health: dict[str, tuple[str | None, float]] = {}
+            self.schedule = Schedule(config.inputs(), config.poll_interval)
+            self.recovered = recover(self.ctx)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         self.ctx.close()
@@ -133,6 +139,10 @@ class Gateway:
                 s.failures[ch.endpoint] = str(exc)
                 self.backoff.failed(ch.endpoint)
                 log.warning("channel %s: %s", ch.name, exc)
+            except HostKeyError as exc:  # refused until an operator pins the key
+                s.failures[ch.endpoint] = s.refused[ch.endpoint] = str(exc)
+                self.backoff.failed(ch.endpoint)
+                log.error("channel %s: %s", ch.name, exc)
             self.schedule.polled(ch.name, settling=self.readiness[ch.name].waiting() > 0)
         while True:
             try:
@@ -149,6 +159,7 @@ class Gateway:
         for endpoint, err in report.failed.items():
             s.failures[endpoint] = err
             self.backoff.failed(endpoint)
+        s.refused.update(report.refused)
         self._record_health(s, report.reached)
         return s
 
