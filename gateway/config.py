@@ -76,6 +76,7 @@ class Channel:
     filename: str = "{stem}_{exchange}.{ext}"
     ack_filename: str = "ACK_{stem}_{exchange}.xml"
     sources: tuple[str, ...] = ()
+    order: str = "name"         # files of one poll are taken by name, or by mtime
     every: float | None = None  # poll on a fixed period…
     cron: str | None = None     # …or at the times of a cron expression…
     watch: bool = True          # …or as soon as a local folder changes (and every poll)
@@ -273,6 +274,7 @@ def load(path: Path | str) -> Config:
             filename=sec.get("filename", str, Channel.filename),
             ack_filename=sec.get("ack_filename", str, Channel.ack_filename),
             sources=tuple(sec.get("sources", list, [])),
+            order=_order(sec, file),
             **_cadence(sec, endpoints[endpoint], file),
         )
         for src in ch.sources:
@@ -353,6 +355,13 @@ def _sftp_settings(sec: _Section, base: Path, file: str) -> SftpSettings:
         known_hosts=(base / Path(known_hosts).expanduser()) if known_hosts is not None
         else None,
         host_key_fingerprint=fingerprint, **timeouts)
+
+
+def _order(sec: _Section, file: str) -> str:
+    order = sec.get("order", str, "name")
+    if order not in ("name", "mtime"):
+        raise ConfigError(f"{order!r} is not 'name' or 'mtime'", key=sec.k("order"), file=file)
+    return order
 
 
 def _cadence(sec: _Section, endpoint: Endpoint, file: str) -> dict[str, Any]:

@@ -24,7 +24,10 @@ log = logging.getLogger("gateway.intake")
 def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
     """Take up to one batch of ready files of ``channel``; return the new exchange ids."""
     transport = ctx.transport(channel.endpoint)
-    ready = readiness.observe(transport.list())[: ctx.config.batch_size]
+    ready = readiness.observe(transport.list())
+    if channel.order == "mtime":  # oldest first (the partner's clock only orders, never ages)
+        ready.sort(key=lambda e: (e.mtime, e.name))
+    ready = ready[: ctx.config.batch_size]  # the batch is capped after sorting
     if not ready:
         return []
     batch = DurableBatch()

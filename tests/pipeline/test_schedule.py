@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import datetime
@@ -93,3 +94,19 @@ def test_run_polls_a_scheduled_channel_on_its_cadence_only(tmp_path: Path) -> No
             runner.join(timeout=10)
     with Gateway(ws.config()) as gw:  # `run --once` polls every channel, whatever its cadence
         assert gw.run_once().received == 1
+
+
+def test_files_are_taken_by_mtime_when_asked_and_the_batch_is_capped_after(tmp_path: Path
+                                                                          ) -> None:
+    ws = make_workspace(tmp_path / "ws", extra_in='order = "mtime"')
+    ws.config_path.write_text(ws.config_path.read_text().replace("batch_size = 200",
+                                                                 "batch_size = 2"))
+    for name, mtime in (("a.csv", 3000), ("b.csv", 1000), ("c.csv", 2000)):
+        path = ws.drop(name, stock_csv(f"{name[0].upper()}-1;MAIN;1,000;28/11/2026 09:15"))
+        os.utime(path, (mtime, mtime))
+    with Gateway(ws.config()) as gw:
+        gw.cycle()  # first sight
+        time.sleep(0.05)
+        gw.cycle()  # the two oldest by mtime, not by name
+        first = [x.file_name for x in gw.ctx.ledger.list_exchanges(direction=Direction.IN)]
+    assert first == ["b.csv", "c.csv"]
