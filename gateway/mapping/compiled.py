@@ -101,3 +101,29 @@ def compile_xml_serializer(record_tag: str, fields: list[tuple[str | None, Memo]
               "    return ''.join(parts), len(parts)"]
     exec("\n".join(lines), env)  # noqa: S102 - code built above from element names only
     return env["serialise"]  # type: ignore[no-any-return]
+
+
+RowBuilder = Callable[[Iterable[dict[str, Any]]], list[list[str]]]
+
+
+def compile_csv_rows(fields: list[tuple[str | None, Memo]]) -> RowBuilder:
+    """Records → lists of column texts; each memo turns a value into its text."""
+    env: dict[str, Any] = {"MISS": MISS}
+    lines = ["def rows(records):",
+             "    out = []",
+             "    append = out.append",
+             "    for rec in records:"]
+    outs = []
+    for i, (fname, memo) in enumerate(fields):
+        env[f"g{i}"] = memo.cache.get
+        env[f"m{i}"] = memo
+        src = f"rec.get({fname!r})" if fname else "None"
+        lines += [f"        v{i} = {src}",
+                  f"        t{i} = g{i}(v{i}, MISS)",
+                  f"        if t{i} is MISS:",
+                  f"            t{i} = m{i}(v{i})"]
+        outs.append(f"t{i}")
+    lines += [f"        append([{', '.join(outs)}])",
+              "    return out"]
+    exec("\n".join(lines), env)  # noqa: S102 - code built above from field positions only
+    return env["rows"]  # type: ignore[no-any-return]

@@ -8,8 +8,8 @@ from typing import Any, BinaryIO
 
 from ..documents import to_text
 from ..formats.csv import CsvRowWriter
-from .compiled import compile_xml_serializer
-from .transforms import MISS, Memo
+from .compiled import compile_csv_rows, compile_xml_serializer
+from .transforms import Memo
 from .loader import Mapping
 
 _ESC = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
@@ -43,10 +43,13 @@ class RecordWriter:
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         if self._csv is not None:
-            plan_, csv_writer = self._plan, self._csv
+            build = self.mapping.compiled.get("csv")
+            if build is None:
+                build = self.mapping.compiled["csv"] = compile_csv_rows(
+                    [(fname, memo) for _n, fname, memo in self._plan])
             it = iter(records)
-            while rows := [row_values(plan_, r) for r in itertools.islice(it, 5000)]:
-                csv_writer.write_many(rows)  # 5,000 rows at a time: bounded memory
+            while rows := build(itertools.islice(it, 5000)):
+                self._csv.write_many(rows)  # 5,000 rows at a time: bounded memory
                 self.count += len(rows)
             return
         text, n = xml_records(self.mapping, self._plan, records)
@@ -107,15 +110,6 @@ def _fragment_of(path: str) -> Any:
             text = xml_escape(text)
         return open_tags + text + close_tags
     return fragment
-
-
-def row_values(plan: Plan, rec: dict[str, Any]) -> list[str]:
-    out = []
-    for _name, fname, memo in plan:
-        value = rec.get(fname) if fname else None
-        text = memo.cache.get(value, MISS)
-        out.append(memo(value) if text is MISS else text)
-    return out
 
 
 def xml_records(mapping: Mapping, plan: Plan, records: Iterable[dict[str, Any]]
