@@ -47,6 +47,10 @@ class BlobWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
+    @property
+    def size(self) -> int:
+        return self._size
+
     def write(self, data: bytes) -> int:  # type: ignore[override]
         self._hash.update(data)
         self._size += len(data)
@@ -112,14 +116,19 @@ class Archive:
         try:
             while chunk := src.read(CHUNK):
                 w.write(chunk)
+            if expected_size is not None and w.size != expected_size:
+                raise TransientError(f"read {w.size} bytes, listing said {expected_size}: "
+                                     "file still changing")
+        except TransientError:  # the source failed: its partial copy is removed at once
+            w.abort()
+            raise
         except OSError as exc:
             w.abort()
             raise TransientError(f"archive write failed: {exc}") from exc
-        blob = w.finish()
-        if expected_size is not None and blob.size != expected_size:
-            raise TransientError(
-                f"read {blob.size} bytes, listing said {expected_size}: file still changing")
-        return blob
+        except BaseException:
+            w.abort()
+            raise
+        return w.finish()
 
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path(sha256), "rb")  # noqa: SIM115 - caller closes
