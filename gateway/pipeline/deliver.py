@@ -29,13 +29,15 @@ class DeliveryReport:
     refused: dict[str, str] = field(default_factory=dict)  # endpoint → host key problem
 
 
-def deliver_pending(ctx: Context, *, skip: set[str] | None = None) -> DeliveryReport:
+def deliver_pending(ctx: Context, *, skip: set[str] | None = None, only: str | None = None
+                    ) -> DeliveryReport:
+    """Deliver waiting outputs, oldest first per endpoint (``only``: one endpoint)."""
     report = DeliveryReport()
     queues: dict[str, list[Exchange]] = {}
     for x in ctx.ledger.undelivered():
         queues.setdefault(x.endpoint, []).append(x)
     for endpoint, queue in queues.items():
-        if skip and endpoint in skip:
+        if (skip and endpoint in skip) or (only is not None and endpoint != only):
             continue
         try:
             done = _deliver_queue(ctx, endpoint, queue)

@@ -75,6 +75,101 @@ class Backoff:
         return {k for k, t in self._until.items() if t > now}
 
 
+class Lane:
+    """One endpoint's share of the work: polling its input channels and delivering its
+    outputs, with its own ledger connection and transports, so that in ``gateway run`` a
+    slow or frozen endpoint delays only itself. Its own cadence, readiness and backoff."""
+
+    def __init__(self, config: Config, endpoint: str) -> None:
+        self.config = config
+        self.endpoint = endpoint
+        self.ctx = Context.open(config)
+        self.channels = [ch for ch in config.inputs() if ch.endpoint == endpoint]
+        self.readiness = {
+            ch.name: Readiness(ch.pattern, min_age=ch.min_age, empty_grace=ch.empty_grace,
+                               done_suffix=ch.done_suffix)
+            for ch in self.channels}
+        self.schedule = Schedule(self.channels, config.poll_interval)
+        self.backoff = Backoff(base=max(config.poll_interval, 1.0))
+        self.watches = any(ch.watch for ch in self.channels)
+        self.wake = threading.Event()  # its folder changed, or outputs wait for it
+        self._health: tuple[str | None, float] | None = None
+
+    def close(self) -> None:
+        self.ctx.close()
+
+    def settling(self) -> bool:
+        return any(r.waiting() for r in self.readiness.values())
+
+    def poll(self, s: CycleSummary, *, scheduled: bool) -> None:
+        """Take the ready files of this endpoint's channels (the due ones if ``scheduled``)."""
+        if self.endpoint in self.backoff.waiting():
+            return
+        due = set(self.schedule.due()) if scheduled else None
+        for ch in self.channels:
+            if due is not None and ch.name not in due:
+                continue
+            try:
+                s.received += len(intake(self.ctx, ch, self.readiness[ch.name]))
+                self.backoff.ok(self.endpoint)
+            except TransientError as exc:
+                s.failures[self.endpoint] = str(exc)
+                self.backoff.failed(self.endpoint)
+                log.warning("channel %s: %s", ch.name, exc)
+            except HostKeyError as exc:  # refused until an operator pins the key
+                s.failures[self.endpoint] = s.refused[self.endpoint] = str(exc)
+                self.backoff.failed(self.endpoint)
+                log.error("channel %s: %s", ch.name, exc)
+            self.schedule.polled(ch.name, settling=self.readiness[ch.name].waiting() > 0)
+
+    def deliver(self, s: CycleSummary) -> None:
+        """Deliver this endpoint's waiting outputs, in order; record its health."""
+        reached = False
+        if self.endpoint not in self.backoff.waiting():
+            report = deliver_pending(self.ctx, only=self.endpoint)
+            s.delivered += len(report.delivered)
+            reached = self.endpoint in report.reached
+            for endpoint, err in report.failed.items():
+                s.failures[endpoint] = err
+                self.backoff.failed(endpoint)
+            s.refused.update(report.refused)
+        polled = bool(self.channels) and self.endpoint not in self.backoff.waiting()
+        if polled or reached or self.endpoint in s.failures:
+            self._record_health(s.failures.get(self.endpoint))
+
+    def _record_health(self, error: str | None) -> None:
+        """Keep the endpoint's up/down state in the ledger for ``gateway status``: written
+        when it changes, else once a minute, not a commit per poll."""
+        now = time.monotonic()
+        if self._health is not None and self._health[0] == error and now - self._health[1] < 60:
+            return
+        try:
+            with self.ctx.ledger.transaction():
+                self.ctx.ledger.endpoint_seen(self.endpoint, error=error)
+        except TransientError as exc:
+            log.warning("cannot record the health of %s: %s", self.endpoint, exc)
+            return
+        self._health = (error, now)
+
+    def run(self, stop: threading.Event, received: threading.Event,
+            report: Callable[[CycleSummary], None] | None) -> None:
+        """``gateway run``: poll when due, deliver when woken, until ``stop``."""
+        while not stop.is_set():
+            s = CycleSummary()
+            try:
+                self.poll(s, scheduled=True)
+                if s.received:
+                    received.set()
+                self.deliver(s)
+            except Exception:  # a bug must not silently end this endpoint's thread
+                log.exception("endpoint %s: unexpected error; going on", self.endpoint)
+            if report and (not s.idle or s.failures):
+                report(s)
+            pause = min(self.schedule.seconds_to_next(), self.config.poll_interval)
+            self.wake.wait(pause)
+            self.wake.clear()
+
+
 class Gateway:
     def __init__(self, config: Config, *, progress_for: Callable[[Exchange], ProgressFn | None]
                  | None = None) -> None:
@@ -91,25 +186,22 @@ class Gateway:
                                hint=f"stop it first (lock: {config.state_dir / 'gateway.lock'})"
                                ) from None
         self.ctx = Context.open(config)
+        self.lanes: dict[str, Lane] = {}
         try:
             for t in self.ctx.transports.values():
                 try:
                     t.ensure()
                 except (TransientError, HostKeyError) as exc:  # one endpoint never stops
                     log.warning("%s", exc)                      # the others
-            self.readiness = {
-                ch.name: Readiness(ch.pattern, min_age=ch.min_age, empty_grace=ch.empty_grace,
-                                   done_suffix=ch.done_suffix)
-                for ch in config.inputs()}
-            self.backoff = Backoff(base=max(config.poll_interval, 1.0))
-            self._health: dict[str, tuple[str | None, float]] = {}
-            self.schedule = Schedule(config.inputs(), config.poll_interval)
+            self.lanes = {name: Lane(config, name) for name in config.endpoints}
             self.recovered = recover(self.ctx)
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
+        for lane in self.lanes.values():
+            lane.close()
         self.ctx.close()
         if self._lock:
             self._lock.close()
@@ -121,75 +213,33 @@ class Gateway:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def cycle(self, *, scheduled: bool = False) -> CycleSummary:
-        """One pass: take ready files, process what was received, deliver what is pending.
-
-        ``scheduled``: poll only the channels whose cadence is due (``gateway run``);
-        otherwise every channel (``gateway run --once``)."""
-        s = CycleSummary()
-        waiting = self.backoff.waiting()
-        due = set(self.schedule.due()) if scheduled else None
-        for ch in self.config.inputs():
-            if ch.endpoint in waiting or (due is not None and ch.name not in due):
-                continue
-            try:
-                s.received += len(intake(self.ctx, ch, self.readiness[ch.name]))
-                self.backoff.ok(ch.endpoint)
-            except TransientError as exc:
-                s.failures[ch.endpoint] = str(exc)
-                self.backoff.failed(ch.endpoint)
-                log.warning("channel %s: %s", ch.name, exc)
-            except HostKeyError as exc:  # refused until an operator pins the key
-                s.failures[ch.endpoint] = s.refused[ch.endpoint] = str(exc)
-                self.backoff.failed(ch.endpoint)
-                log.error("channel %s: %s", ch.name, exc)
-            self.schedule.polled(ch.name, settling=self.readiness[ch.name].waiting() > 0)
+    def transform(self, s: CycleSummary) -> None:
+        """Process every received exchange, a batch (one commit) at a time."""
         while True:
             try:
                 outcomes = transform_pending(self.ctx, progress_for=self.progress_for)
             except TransientError as exc:
                 s.failures["transform"] = str(exc)
                 log.warning("transform: %s", exc)
-                break
+                return
             if not outcomes:
-                break
+                return
             s.outcomes += outcomes
-        report = deliver_pending(self.ctx, skip=waiting)
-        s.delivered += len(report.delivered)
-        for endpoint, err in report.failed.items():
-            s.failures[endpoint] = err
-            self.backoff.failed(endpoint)
-        s.refused.update(report.refused)
-        self._record_health(s, report.reached)
+
+    def cycle(self, *, scheduled: bool = False) -> CycleSummary:
+        """One pass, endpoint after endpoint: take ready files, process what was received,
+        deliver what is pending. ``scheduled``: poll only the channels whose cadence is due;
+        otherwise every channel (``gateway run --once``)."""
+        s = CycleSummary()
+        for lane in self.lanes.values():
+            lane.poll(s, scheduled=scheduled)
+        self.transform(s)
+        for lane in self.lanes.values():
+            lane.deliver(s)
         return s
 
-    def _record_health(self, s: CycleSummary, reached: set[str]) -> None:
-        """Keep each endpoint's up/down state in the ledger for ``gateway status``."""
-        polled = {ch.endpoint for ch in self.config.inputs()} - self.backoff.waiting()
-        now = time.monotonic()
-        changes = {}
-        for endpoint in polled | reached | set(s.failures):
-            if endpoint not in self.config.endpoints:
-                continue
-            error = s.failures.get(endpoint)
-            last = self._health.get(endpoint)
-            # written when it changes, else once a minute: not a commit per poll
-            if last is None or last[0] != error or now - last[1] > 60:
-                changes[endpoint] = error
-        if not changes:
-            return
-        try:
-            with self.ctx.ledger.transaction():
-                for endpoint, error in sorted(changes.items()):
-                    self.ctx.ledger.endpoint_seen(endpoint, error=error)
-        except TransientError as exc:
-            log.warning("cannot record endpoint health: %s", exc)
-            return
-        for endpoint, error in changes.items():
-            self._health[endpoint] = (error, now)
-
     def files_waiting(self) -> bool:
-        return any(r.waiting() for r in self.readiness.values())
+        return any(lane.settling() for lane in self.lanes.values())
 
     def run_once(self, *, settle_timeout: float | None = None) -> CycleSummary:
         """Process what is ready now; wait while files are still settling, then return."""
@@ -211,26 +261,52 @@ class Gateway:
 
     def serve(self, stop: threading.Event, on_cycle: Callable[[CycleSummary], None] | None
               = None) -> None:
-        """Run until ``stop`` is set; watchdog events wake the loop before the poll interval."""
+        """Run until ``stop`` is set: each endpoint in a thread of its own, the processing
+        here. Watchdog events wake the endpoints whose folders changed."""
         from ..transports.local import Watcher
 
         wake = threading.Event()
+        received = threading.Event()
         folders = [path for ch in self.config.inputs() if ch.watch
                    and (path := getattr(self.ctx.transport(ch.endpoint), "watch_path", None))]
         watcher = Watcher(sorted(set(folders)), wake)
         watcher.start()
+        lock = threading.Lock()
+
+        def report(s: CycleSummary) -> None:
+            if on_cycle:
+                with lock:
+                    on_cycle(s)
+
+        threads = [threading.Thread(target=lane.run, args=(stop, received, report),
+                                    name=f"endpoint-{name}", daemon=True)
+                   for name, lane in self.lanes.items()]
+        for t in threads:
+            t.start()
         try:
             while not stop.is_set():
                 if wake.is_set():
                     wake.clear()
-                    self.schedule.changed()
-                s = self.cycle(scheduled=True)
-                if on_cycle and not s.idle:
-                    on_cycle(s)
-                # sleep until a channel is due, and at most a poll interval (deliveries wait)
-                pause = min(self.schedule.seconds_to_next(), self.config.poll_interval)
-                deadline = time.monotonic() + pause
-                while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
-                    wake.wait(min(0.1, max(deadline - time.monotonic(), 0.0)))
+                    for lane in self.lanes.values():
+                        if lane.watches:
+                            lane.schedule.changed()
+                            lane.wake.set()
+                received.clear()
+                s = CycleSummary()
+                self.transform(s)
+                if s.outcomes:
+                    for lane in self.lanes.values():  # outputs and acks wait for them
+                        lane.wake.set()
+                if not s.idle or s.failures:
+                    report(s)
+                deadline = time.monotonic() + self.config.poll_interval
+                while (not stop.is_set() and not wake.is_set() and not received.is_set()
+                       and time.monotonic() < deadline):
+                    received.wait(min(0.1, max(deadline - time.monotonic(), 0.0)))
         finally:
+            stop.set()
+            for lane in self.lanes.values():
+                lane.wake.set()
+            for t in threads:
+                t.join(timeout=60)
             watcher.stop()
