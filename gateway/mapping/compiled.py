@@ -77,53 +77,40 @@ def _report(line: int, terminated: bool, results: tuple[Any, ...], raws: tuple[A
 
 
 Serializer = Callable[[Iterable[dict[str, Any]]], tuple[str, int]]
+RowBuilder = Callable[[Iterable[dict[str, Any]]], list[list[str]]]
+
+
+def _compile_per_record(fields: list[tuple[str | None, Memo]], result: str, ret: str) -> Any:
+    """A loop over records that turns each field into its text ``t0, t1…`` through its
+    memo, then runs ``result`` (which appends them) and finally ``ret``."""
+    env: dict[str, Any] = {"MISS": MISS}
+    lines = ["def build(records):",
+             "    out = []",
+             "    append = out.append",
+             "    for rec in records:"]
+    for i, (fname, memo) in enumerate(fields):
+        env[f"g{i}"] = memo.cache.get
+        env[f"m{i}"] = memo
+        src = f"rec.get({fname!r})" if fname else "None"
+        lines += [f"        v{i} = {src}",
+                  f"        t{i} = g{i}(v{i}, MISS)",
+                  f"        if t{i} is MISS:",
+                  f"            t{i} = m{i}(v{i})"]
+    lines += [f"        {result}", f"    return {ret}"]
+    exec("\n".join(lines), env)  # noqa: S102 - built from field positions and a tag only
+    return env["build"]
 
 
 def compile_xml_serializer(record_tag: str, fields: list[tuple[str | None, Memo]]
                            ) -> Serializer:
     """Records → ``<tag>…</tag>`` lines; each memo turns a value into its XML fragment."""
-    env: dict[str, Any] = {"MISS": MISS}
-    lines = ["def serialise(records):",
-             "    parts = []",
-             "    append = parts.append",
-             "    for rec in records:"]
-    outs = []
-    for i, (fname, memo) in enumerate(fields):
-        env[f"g{i}"] = memo.cache.get
-        env[f"m{i}"] = memo
-        src = f"rec.get({fname!r})" if fname else "None"
-        lines += [f"        v{i} = {src}",
-                  f"        t{i} = g{i}(v{i}, MISS)",
-                  f"        if t{i} is MISS:",
-                  f"            t{i} = m{i}(v{i})"]
-        outs.append(f"{{t{i}}}")
-    lines += [f"        append(f'<{record_tag}>{''.join(outs)}</{record_tag}>\\n')",
-              "    return ''.join(parts), len(parts)"]
-    exec("\n".join(lines), env)  # noqa: S102 - code built above from element names only
-    return env["serialise"]  # type: ignore[no-any-return]
-
-
-RowBuilder = Callable[[Iterable[dict[str, Any]]], list[list[str]]]
+    texts = "".join(f"{{t{i}}}" for i in range(len(fields)))
+    return _compile_per_record(  # type: ignore[no-any-return]
+        fields, f"append(f'<{record_tag}>{texts}</{record_tag}>\\n')",
+        "''.join(out), len(out)")
 
 
 def compile_csv_rows(fields: list[tuple[str | None, Memo]]) -> RowBuilder:
     """Records → lists of column texts; each memo turns a value into its text."""
-    env: dict[str, Any] = {"MISS": MISS}
-    lines = ["def rows(records):",
-             "    out = []",
-             "    append = out.append",
-             "    for rec in records:"]
-    outs = []
-    for i, (fname, memo) in enumerate(fields):
-        env[f"g{i}"] = memo.cache.get
-        env[f"m{i}"] = memo
-        src = f"rec.get({fname!r})" if fname else "None"
-        lines += [f"        v{i} = {src}",
-                  f"        t{i} = g{i}(v{i}, MISS)",
-                  f"        if t{i} is MISS:",
-                  f"            t{i} = m{i}(v{i})"]
-        outs.append(f"t{i}")
-    lines += [f"        append([{', '.join(outs)}])",
-              "    return out"]
-    exec("\n".join(lines), env)  # noqa: S102 - code built above from field positions only
-    return env["rows"]  # type: ignore[no-any-return]
+    texts = ", ".join(f"t{i}" for i in range(len(fields)))
+    return _compile_per_record(fields, f"append([{texts}])", "out")  # type: ignore[no-any-return]
