@@ -78,18 +78,17 @@ def _deliver_queue(ctx: Context, endpoint: str, queue: list[Exchange]) -> list[i
         transport.discard([x.file_name for x in new])  # not STAGED yet: only litter
         raise
     with ctx.ledger.transaction():
-        for x in new:
-            ctx.ledger.set_state(x.id, ExchangeState.STAGED,
-                                 f"written to {transport.describe()} under a temporary name")
+        ctx.ledger.set_states([x.id for x in new], ExchangeState.STAGED,
+                              f"written to {transport.describe()} under a temporary name",
+                              expected=ExchangeState.PENDING)
     crash_point("deliver.staged")
     staged += new
     transport.publish([x.file_name for x in staged])  # on failure temps stay for next round
     crash_point("deliver.renamed")
     with ctx.ledger.transaction():
-        for x in staged:
-            ctx.ledger.set_state(x.id, ExchangeState.DELIVERED,
-                                 f"renamed into place in {transport.describe()}",
-                                 last_error=None)
+        ctx.ledger.set_states([x.id for x in staged], ExchangeState.DELIVERED,
+                              f"renamed into place in {transport.describe()}",
+                              expected=ExchangeState.STAGED, last_error=None)
     for x in staged:
         log.info("%s: %s delivered to %s", x.channel, x.file_name, transport.describe())
     return [x.id for x in staged]

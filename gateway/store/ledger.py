@@ -261,6 +261,24 @@ class Ledger:
             "INSERT INTO transitions(exchange_id, from_state, to_state, at, reason)"
             " VALUES (?,?,?,?,?)", (xid, row["state"], str(state), at, reason))
 
+    def set_states(self, xids: list[int], state: ExchangeState, reason: str, *,
+                   expected: ExchangeState, **fields: Any) -> None:
+        """Move many exchanges from ``expected`` to ``state`` with one reason: two statements
+        for a whole delivery batch instead of three per file."""
+        if not xids:
+            return
+        at = now()
+        for key in fields:
+            if key not in _UPDATABLE:
+                raise ValueError(f"field {key} cannot be updated")
+        sets = "".join(f", {k}=?" for k in fields)
+        self.db.executemany(
+            f"UPDATE exchanges SET state=?, updated_at=?{sets} WHERE id=? AND state=?",
+            [(str(state), at, *fields.values(), xid, str(expected)) for xid in xids])
+        self.db.executemany(
+            "INSERT INTO transitions(exchange_id, from_state, to_state, at, reason)"
+            " VALUES (?,?,?,?,?)", [(xid, str(expected), str(state), at, reason) for xid in xids])
+
     def update(self, xid: int, **fields: Any) -> None:
         """Update bookkeeping fields that are not a state change (attempts, last error)."""
         for key in fields:
