@@ -183,9 +183,15 @@ def _print_cycle(s: Any) -> None:
     for o in s.outcomes:
         console.print(f"exchange {o.exchange_id}: {o.result} ({o.accepted} accepted, "
                       f"{o.rejected} rejected)", markup=False)
-    console.print(f"received {s.received}, processed {len(s.outcomes)}, "
-                  f"rejected {s.count(AckResult.REJECTED)}, delivered {s.delivered}",
-                  markup=False)
+    if s.endpoint:  # one endpoint's thread of `gateway run`
+        done = [f"{n} {what}" for n, what in ((s.received, "received"),
+                                              (s.delivered, "delivered")) if n]
+        if done:
+            console.print(f"{s.endpoint}: {', '.join(done)}", markup=False)
+    elif not s.outcomes or s.received or s.delivered or s.failures:
+        console.print(f"received {s.received}, processed {len(s.outcomes)}, "
+                      f"rejected {s.count(AckResult.REJECTED)}, delivered {s.delivered}",
+                      markup=False)
     if state.log_format == "json":
         return  # already logged as JSON where it happened; stderr stays one object a line
     for endpoint, error in s.failures.items():

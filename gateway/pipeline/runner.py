@@ -36,6 +36,7 @@ class CycleSummary:
     delivered: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # endpoint → host key problem
+    endpoint: str | None = None  # set when one endpoint's thread reports (`gateway run`)
 
     def add(self, other: CycleSummary) -> None:
         self.received += other.received
@@ -155,7 +156,7 @@ class Lane:
             report: Callable[[CycleSummary], None] | None) -> None:
         """``gateway run``: poll when due, deliver when woken, until ``stop``."""
         while not stop.is_set():
-            s = CycleSummary()
+            s = CycleSummary(endpoint=self.endpoint)
             try:
                 self.poll(s, scheduled=True)
                 if s.received:
