@@ -64,6 +64,10 @@ def test_run_picks_up_files_as_they_land_and_stops_cleanly(tmp_path: Path, sig: 
     # each endpoint reports on its own (`gateway run` works on them concurrently)
     assert [line for line in out.splitlines() if line.startswith("exchange ")] == [
         f"exchange {x}: accepted (1 accepted, 0 rejected)" for x in (1, 5, 9)]
+    lines = out.splitlines()
+    assert lines.count("erp_in: 1 received") == 3
+    assert lines.count("erp_out: 1 delivered") == 3  # one ack a file
+    assert lines.count("shop_out: 2 delivered") == 3  # the CSV and the XML
 
 
 def test_a_second_runner_on_the_same_workspace_is_refused(tmp_path: Path) -> None:
