@@ -388,6 +388,14 @@ def test_a_file_still_being_written_is_not_taken(sftp: SftpTransport, keys: Keys
 
 
 # -- the whole gateway over SFTP ------------------------------------------------------------
+STOCK_CHANNELS = ('[channels.erp_stock_in]\ndirection = "in"\nendpoint = "erp_in"\n'
+                  'pattern = "*.csv"\ndocument = "stock"\nmapping = "erp_stock_csv"\n'
+                  'ack_endpoint = "erp_out"\nsettle = "move"\n\n'
+                  '[channels.shop_stock_csv]\ndirection = "out"\nendpoint = "shop_out"\n'
+                  'document = "stock"\nmapping = "prestashop_stock_csv"\n'
+                  'filename = "stock_{exchange}.csv"\n')
+
+
 def gateway_toml(keys: Keys, shop: Sshd, erp: Path, shop_out: Path, *,
                  erp_server: Sshd) -> str:
     def endpoint(name: str, server: Sshd, path: Path) -> str:
@@ -400,12 +408,7 @@ def gateway_toml(keys: Keys, shop: Sshd, erp: Path, shop_out: Path, *,
             + endpoint("erp_in", erp_server, erp / "in")
             + endpoint("erp_out", erp_server, erp / "out")
             + endpoint("shop_out", shop, shop_out)
-            + '[channels.erp_stock_in]\ndirection = "in"\nendpoint = "erp_in"\n'
-              'pattern = "*.csv"\ndocument = "stock"\nmapping = "erp_stock_csv"\n'
-              'ack_endpoint = "erp_out"\nsettle = "move"\n\n'
-              '[channels.shop_stock_csv]\ndirection = "out"\nendpoint = "shop_out"\n'
-              'document = "stock"\nmapping = "prestashop_stock_csv"\n'
-              'filename = "stock_{exchange}.csv"\n')
+            + STOCK_CHANNELS)
 
 
 def test_gateway_round_trip_over_sftp_and_a_shop_server_that_comes_back(

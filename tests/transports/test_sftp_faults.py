@@ -33,7 +33,7 @@ from gateway.transports.sftp import SftpTransport
 
 from tests.conftest import stock_csv
 from tests.sshd import Keys, Sshd, cleanup, make_keys, require_sshd, start_sshd
-from tests.transports.test_sftp import names, settings
+from tests.transports.test_sftp import STOCK_CHANNELS, names, settings
 
 MiB = 1024 * 1024
 
@@ -100,12 +100,7 @@ def workspace_toml(keys: Keys, server: Sshd, ws: Path, *, sftp_in: Path | None =
             + (sftp("erp_in", sftp_in) if sftp_in else local("erp_in", "inbox/erp"))
             + local("erp_out", "outbox/erp")
             + (sftp("shop_out", sftp_shop) if sftp_shop else local("shop_out", "outbox/shop"))
-            + '[channels.erp_stock_in]\ndirection = "in"\nendpoint = "erp_in"\n'
-              'pattern = "*.csv"\ndocument = "stock"\nmapping = "erp_stock_csv"\n'
-              'ack_endpoint = "erp_out"\nsettle = "move"\n\n'
-              '[channels.shop_stock_csv]\ndirection = "out"\nendpoint = "shop_out"\n'
-              'document = "stock"\nmapping = "prestashop_stock_csv"\n'
-              'filename = "stock_{exchange}.csv"\n')
+            + STOCK_CHANNELS)
     path = ws / "gateway.toml"
     path.write_text(text)
     return path
