@@ -2,6 +2,15 @@
 
 Everything inside the gateway speaks these documents; readers map partner formats into
 them and writers map them out. The XML element names here are the XSD's.
+
+A record is a flat ``dict``. Two kinds of field hold more than one value:
+
+- *localized* fields (a product's name per language) hold ``{language: text}`` and are
+  written ``<name lang="fr">…</name>``; a mapping names one language as ``name.fr``;
+- *list* fields (a product's category ids) hold a tuple and repeat their element.
+
+*Derived* fields are added by a flow after validation (a product's category paths, built
+from the category tree the gateway holds): writers may use them, the XSD never sees them.
 """
 
 from __future__ import annotations
@@ -22,9 +31,35 @@ class DocumentType:
     record: str          # element of one record
     fields: tuple[str, ...]
     views: tuple[str, ...] = ("records",)
+    localized: frozenset[str] = frozenset()
+    lists: frozenset[str] = frozenset()
+    derived: tuple[str, ...] = ()
+    # the fields that identify a record of each view (delta publishing, diffs)
+    keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # what a withdrawn record (held before, absent from a full export) is published as;
+    # None: withdrawals are reported, never written (a shop cannot have "no price")
+    withdrawn: tuple[tuple[str, object], ...] | None = None
 
     def schema_path(self, schemas_dir: Path) -> Path:
         return schemas_dir / self.schema
+
+    def key_of(self, view: str) -> tuple[str, ...]:
+        return dict(self.keys).get(view, ())
+
+    def has_field(self, path: str) -> bool:
+        """``name`` or, for a localized field, ``name.fr``."""
+        base, _, lang = path.partition(".")
+        if lang:
+            return base in self.localized or base in self.derived_localized
+        return base in self.fields or base in self.derived
+
+    @property
+    def derived_localized(self) -> frozenset[str]:
+        return frozenset(f for f in self.derived if f in self.localized)
+
+    @property
+    def writable(self) -> tuple[str, ...]:
+        return self.fields + self.derived
 
 
 DOCUMENTS: dict[str, DocumentType] = {
@@ -32,6 +67,34 @@ DOCUMENTS: dict[str, DocumentType] = {
         name="stock", schema="stock.xsd", root="stock", record="item",
         fields=("sku", "warehouse", "quantity", "as_of"),
         views=("records", "sku_totals"),
+        keys=(("records", ("sku", "warehouse")), ("sku_totals", ("sku",))),
+        withdrawn=(("quantity", Decimal(0)),),
+    ),
+    "catalogue": DocumentType(
+        name="catalogue", schema="catalogue.xsd", root="catalogue", record="product",
+        fields=("sku", "ean", "name", "short_description", "description", "brand",
+                "category", "tax_class", "weight", "weight_unit", "active",
+                "reorder_point"),
+        localized=frozenset({"name", "short_description", "description", "category_path"}),
+        lists=frozenset({"category"}),
+        derived=("category_path",),
+        keys=(("records", ("sku",)),),
+        withdrawn=(("active", False),),
+    ),
+    "categories": DocumentType(
+        name="categories", schema="categories.xsd", root="categories", record="category",
+        fields=("id", "parent_id", "name", "position", "active"),
+        localized=frozenset({"name", "path"}),
+        derived=("path", "is_root"),
+        keys=(("records", ("id",)),),
+        withdrawn=(("active", False),),
+    ),
+    "prices": DocumentType(
+        name="prices", schema="prices.xsd", root="prices", record="price",
+        fields=("sku", "price_list", "currency", "net", "gross", "valid_from", "valid_to",
+                "promo_price", "promo_from", "promo_to", "as_of"),
+        keys=(("records", ("sku", "price_list")),),
+        withdrawn=None,
     ),
 }
 
@@ -45,12 +108,15 @@ def document(name: str, *, key: str = "document", file: str | None = None) -> Do
 
 
 def to_text(value: object) -> str:
-    """Canonical text of a value: exact decimals, ISO dates with offset."""
+    """Canonical text of a value: exact decimals, ISO dates with offset, true/false."""
     if value is None:
         return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
     if isinstance(value, Decimal):
-        text = format(value, "f")
-        return text
+        return format(value, "f")
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):

@@ -80,10 +80,12 @@ Serializer = Callable[[Iterable[dict[str, Any]]], tuple[str, int]]
 RowBuilder = Callable[[Iterable[dict[str, Any]]], list[list[str]]]
 
 
-def _compile_per_record(fields: list[tuple[str | None, Memo]], result: str, ret: str) -> Any:
+def _compile_per_record(fields: list[tuple[str | None, Memo]], result: str, ret: str,
+                        unhashable: frozenset[str] = frozenset()) -> Any:
     """A loop over records that turns each field into its text ``t0, t1…`` through its
-    memo, then runs ``result`` (which appends them) and finally ``ret``."""
-    env: dict[str, Any] = {"MISS": MISS}
+    memo, then runs ``result`` (which appends them) and finally ``ret``. Fields in
+    ``unhashable`` (whole localized fields: dicts) skip the memo lookup."""
+    env: dict[str, Any] = {"MISS": MISS, "NOTHING": {}}
     lines = ["def build(records):",
              "    out = []",
              "    append = out.append",
@@ -91,7 +93,10 @@ def _compile_per_record(fields: list[tuple[str | None, Memo]], result: str, ret:
     for i, (fname, memo) in enumerate(fields):
         env[f"g{i}"] = memo.cache.get
         env[f"m{i}"] = memo
-        src = f"rec.get({fname!r})" if fname else "None"
+        src = _source(fname)
+        if fname in unhashable:
+            lines += [f"        t{i} = m{i}({src})"]
+            continue
         lines += [f"        v{i} = {src}",
                   f"        t{i} = g{i}(v{i}, MISS)",
                   f"        if t{i} is MISS:",
@@ -101,16 +106,29 @@ def _compile_per_record(fields: list[tuple[str | None, Memo]], result: str, ret:
     return env["build"]
 
 
-def compile_xml_serializer(record_tag: str, fields: list[tuple[str | None, Memo]]
-                           ) -> Serializer:
+def _source(fname: str | None) -> str:
+    """Expression of a field's value in ``rec``; ``name.fr`` is one language of a
+    localized field."""
+    if not fname:
+        return "None"
+    base, _, lang = fname.partition(".")
+    if lang:
+        return f"(rec.get({base!r}) or NOTHING).get({lang!r})"
+    return f"rec.get({fname!r})"
+
+
+def compile_xml_serializer(record_tag: str, fields: list[tuple[str | None, Memo]],
+                           unhashable: frozenset[str] = frozenset()) -> Serializer:
     """Records → ``<tag>…</tag>`` lines; each memo turns a value into its XML fragment."""
     texts = "".join(f"{{t{i}}}" for i in range(len(fields)))
     return _compile_per_record(  # type: ignore[no-any-return]
         fields, f"append(f'<{record_tag}>{texts}</{record_tag}>\\n')",
-        "''.join(out), len(out)")
+        "''.join(out), len(out)", unhashable)
 
 
-def compile_csv_rows(fields: list[tuple[str | None, Memo]]) -> RowBuilder:
+def compile_csv_rows(fields: list[tuple[str | None, Memo]],
+                     unhashable: frozenset[str] = frozenset()) -> RowBuilder:
     """Records → lists of column texts; each memo turns a value into its text."""
     texts = ", ".join(f"t{i}" for i in range(len(fields)))
-    return _compile_per_record(fields, f"append([{texts}])", "out")  # type: ignore[no-any-return]
+    return _compile_per_record(fields, f"append([{texts}])", "out",  # type: ignore[no-any-return]
+                               unhashable)

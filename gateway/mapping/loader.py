@@ -221,10 +221,12 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
                 raise ConfigError(f"missing {'header' if fmt == 'csv' else 'element'}",
                                   key=kp, file=file)
             fname = spec.get("field")
-            if fname is not None and fname not in doc.fields:
+            if fname is not None and not doc.has_field(fname):
                 raise ConfigError(f"document {doc.name!r} has no field {fname!r}",
                                   key=f"{kp}.field", file=file,
-                                  hint="fields: " + ", ".join(doc.fields))
+                                  hint="fields: " + ", ".join(doc.writable)
+                                  + (" (a localized field takes a language: name.fr)"
+                                     if doc.localized else ""))
             columns.append(ColumnSpec(name, fname, _chain(spec, kp, file)))
     return Mapping(name=path.stem, path=path, direction=direction, document=doc.name, doc=doc,
                    format=fmt, description=head.get("description", ""), view=view,

@@ -46,7 +46,8 @@ class RecordWriter:
             build = self.mapping.compiled.get("csv")
             if build is None:
                 build = self.mapping.compiled["csv"] = compile_csv_rows(
-                    [(fname, memo) for _n, fname, memo in self._plan])
+                    [(fname, memo) for _n, fname, memo in self._plan],
+                    self.mapping.doc.localized)
             it = iter(records)
             while rows := build(itertools.islice(it, 5000)):
                 self._csv.write_many(rows)  # 5,000 rows at a time: bounded memory
@@ -102,7 +103,23 @@ def _fragment_of(path: str) -> Any:
     open_tags = "".join(f"<{p}>" for p in parts)
     close_tags = "".join(f"</{p}>" for p in reversed(parts))
 
+    tag = parts[-1]
+    prefix = "".join(f"<{p}>" for p in parts[:-1])
+    suffix = "".join(f"</{p}>" for p in reversed(parts[:-1]))
+
+    def repeated(value: Any) -> str:
+        """A list field repeats its element; a localized one has one per language."""
+        if isinstance(value, dict):
+            items = [f'<{tag} lang="{xml_escape(lang)}">{xml_escape(to_text(v))}</{tag}>'
+                     for lang, v in sorted(value.items()) if v not in (None, "")]
+        else:
+            items = [f"<{tag}>{xml_escape(to_text(v))}</{tag}>" for v in value
+                     if v not in (None, "")]
+        return prefix + "".join(items) + suffix if items else ""
+
     def fragment(value: Any) -> str:
+        if value.__class__ in (dict, tuple, list):
+            return repeated(value)
         text = value if value.__class__ is str else to_text(value)
         if not text:
             return ""
@@ -119,5 +136,6 @@ def xml_records(mapping: Mapping, plan: Plan, records: Iterable[dict[str, Any]]
     serialise = mapping.compiled.get("xml")
     if serialise is None:
         serialise = mapping.compiled["xml"] = compile_xml_serializer(
-            mapping.xml.record, [(fname, memo) for _n, fname, memo in plan])
+            mapping.xml.record, [(fname, memo) for _n, fname, memo in plan],
+            mapping.doc.localized)
     return serialise(records)  # type: ignore[no-any-return]
