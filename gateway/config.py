@@ -15,7 +15,7 @@ from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 from .errors import ConfigError
-from .model import Direction, Folder, SettleMode
+from .model import Direction, ExportScope, Folder, PublishMode, SettleMode
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -80,6 +80,8 @@ class Channel:
     every: float | None = None  # poll on a fixed period…
     cron: str | None = None     # …or at the times of a cron expression…
     watch: bool = True          # …or as soon as a local folder changes (and every poll)
+    export: ExportScope = ExportScope.CHANGES  # in: does a file hold every record?
+    publish: PublishMode = PublishMode.FULL    # out: every record, or only changes
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,8 @@ def load(path: Path | str) -> Config:
             ack_filename=sec.get("ack_filename", str, Channel.ack_filename),
             sources=tuple(sec.get("sources", list, [])),
             order=_order(sec, file),
+            export=sec.choice("export", ExportScope, ExportScope.CHANGES),
+            publish=sec.choice("publish", PublishMode, PublishMode.FULL),
             **_cadence(sec, endpoints[endpoint], file),
         )
         for src in ch.sources:
@@ -408,3 +412,7 @@ def _check_mappings(cfg: Config, file: str) -> None:
             raise ConfigError(f"mapping {ch.mapping!r} is for document {m.document!r}, "
                               f"the channel carries {ch.document!r}",
                               key=f"channels.{ch.name}.document", file=file)
+        if ch.publish is PublishMode.DELTA and not m.doc.key_of(m.view):
+            raise ConfigError(f"view {m.view!r} of {m.document!r} has no record key, so it "
+                              "cannot be published as a delta",
+                              key=f"channels.{ch.name}.publish", file=file)

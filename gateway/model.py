@@ -49,6 +49,29 @@ class SettleMode(StrEnum):
     MOVE = "move"
 
 
+class PublishMode(StrEnum):
+    """What an output channel sends: every record, or only what changed since last time."""
+
+    FULL = "full"
+    DELTA = "delta"
+
+
+class ExportScope(StrEnum):
+    """What an input file holds: every record (absent = withdrawn), or only changes."""
+
+    FULL = "full"
+    CHANGES = "changes"
+
+
+class ChangeKind(StrEnum):
+    """A published record compared with what the channel published before."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    WITHDRAWN = "withdrawn"
+
+
 class Folder(StrEnum):
     """Folder names of a workspace and of local endpoints, declared once."""
 

@@ -690,8 +690,9 @@ def test_broken_config_names_the_key(tmp_path: Path) -> None:
         assert lines(r.stderr) == [
             f"Error: {ws.config_path}: channels.erp_stock_in.colour: unknown key 'colour'",
             "Hint: known keys here: accept_partial, ack_endpoint, ack_filename, cron, "
-            "direction, document, done_suffix, empty_grace, endpoint, every, filename, "
-            "mapping, max_size, min_age, order, pattern, settle, sources, watch"], args
+            "direction, document, done_suffix, empty_grace, endpoint, every, export, "
+            "filename, mapping, max_size, min_age, order, pattern, publish, settle, "
+            "sources, watch"], args
     assert ws.files(ws.inbox) == ["good.csv"]
     assert not (ws.root / "state").exists()
 

@@ -1,21 +1,80 @@
-"""Business logic per document type; each flow turns validated records into views."""
+"""Business logic per document type; each flow turns validated records into views.
+
+A flow sees the records of one exchange, a chunk at a time, after the mapping and the
+XSD: it applies them to what the gateway holds (stock positions, the category tree,
+price times), drops the records a business rule refuses (each with a located problem),
+and says which records go on to the writers.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Problem
+from ..store.ledger import Ledger
 
-if TYPE_CHECKING:
-    from ..store.ledger import Ledger
+Record = dict[str, Any]
+
+
+class ProblemList(Protocol):
+    def append(self, problem: Problem) -> None: ...
+
+
+@dataclass
+class FlowRun:
+    """What a flow knows of the exchange it processes."""
+
+    ledger: Ledger
+    exchange_id: int
+    file_name: str
+    problems: ProblemList
+    received_at: datetime
+
+
+class Flow:
+    """The default flow: records go through unchanged."""
+
+    streaming_views: tuple[str, ...] = ("records",)
+
+    def __init__(self, run: FlowRun) -> None:
+        self.run = run
+        self.ignored = 0   # older than what is held: not sent on, not an error
+        self.dropped = 0   # refused by a business rule: a located problem each
+
+    def apply(self, records: list[Record], lines: list[int]) -> list[Record]:
+        """Return the records that go on (``records`` itself when all of them do)."""
+        return records
+
+    def finish(self) -> None:
+        """After the last chunk: rules that need the whole file."""
+
+    def view(self, name: str) -> Iterator[Record]:
+        raise ValueError(f"no final view {name!r}")
+
+    def note(self) -> str | None:
+        return None
+
+    def refuse(self, line: int, message: str, field: str | None = None,
+               value: Any = None) -> None:
+        self.dropped += 1
+        self.run.problems.append(Problem(message, line=line, field=field,
+                                         value=None if value is None else str(value),
+                                         file=self.run.file_name,
+                                         exchange_id=self.run.exchange_id))
+
+
+def flow_for(document: str, run: FlowRun) -> Flow:
+    from .catalogue import CatalogueFlow
+    from .categories import CategoriesFlow
+    from .prices import PricesFlow
     from .stock import StockFlow
 
-
-def flow_for(document: str, ledger: Ledger, exchange_id: int) -> StockFlow:
-    from .stock import StockFlow
-
-    flows = {"stock": StockFlow}
+    flows: dict[str, type[Flow]] = {"stock": StockFlow, "catalogue": CatalogueFlow,
+                                    "categories": CategoriesFlow, "prices": PricesFlow}
     try:
-        return flows[document](ledger, exchange_id)
+        return flows[document](run)
     except KeyError:
         raise ConfigError(f"no flow for document {document!r}") from None

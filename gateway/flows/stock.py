@@ -13,25 +13,21 @@ from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
-from ..store.ledger import Ledger
-
-Record = dict[str, Any]
+from . import Flow, FlowRun, Record
 
 SMALL_FILE_SKUS = 10_000
 
 
-class StockFlow:
-    streaming_views = ("records",)
-
-    def __init__(self, ledger: Ledger, exchange_id: int) -> None:
-        self.ledger = ledger
-        self.exchange_id = exchange_id
-        self.ignored = 0
+class StockFlow(Flow):
+    def __init__(self, run: FlowRun) -> None:
+        super().__init__(run)
+        self.ledger = run.ledger
+        self.exchange_id = run.exchange_id
         self.applied = 0
         self._texts: dict[Any, str] = {}  # exports repeat the same as-of times
         self._skus: set[str] | None = set()
 
-    def apply(self, records: list[Record]) -> list[Record]:
+    def apply(self, records: list[Record], lines: list[int]) -> list[Record]:
         """Apply a chunk; return the records that changed a position (the ones the shop
         must see: a record older than what is held is not sent on)."""
         texts = self._texts

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..documents import to_text
 from ..formats.csv import CsvRowWriter
 from .compiled import compile_csv_rows, compile_xml_serializer
 from .transforms import Memo
 from .loader import Mapping
+
+if TYPE_CHECKING:
+    from ..pipeline.publish import Publisher
 
 _ESC = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 
@@ -24,10 +27,11 @@ class RecordWriter:
     """Writes records through a writer mapping; ``close`` ends the document."""
 
     def __init__(self, mapping: Mapping, sink: BinaryIO, *, attributes: dict[str, str] | None
-                 = None) -> None:
+                 = None, publisher: Publisher | None = None) -> None:
         self.mapping = mapping
         self.sink = sink
         self.count = 0
+        self.publisher = publisher
         self._plan = plan(mapping)
         if mapping.format == "csv":
             self._csv: CsvRowWriter | None = CsvRowWriter(sink, mapping.csv)
@@ -41,13 +45,13 @@ class RecordWriter:
             sink.write(f'<?xml version="1.0" encoding="{self._enc}"?>\n'
                        f"<{mapping.xml.root}{attrs}>\n".encode(self._enc))
 
-    def write(self, records: Iterable[dict[str, Any]]) -> None:
+    def write(self, records: Iterable[dict[str, Any]], *, gated: bool = True) -> None:
+        """Write records; with a publisher, only those it says changed."""
+        if self.publisher is not None and gated:
+            self._write_delta(records)
+            return
         if self._csv is not None:
-            build = self.mapping.compiled.get("csv")
-            if build is None:
-                build = self.mapping.compiled["csv"] = compile_csv_rows(
-                    [(fname, memo) for _n, fname, memo in self._plan],
-                    self.mapping.doc.localized)
+            build = self._csv_builder()
             it = iter(records)
             while rows := build(itertools.islice(it, 5000)):
                 self._csv.write_many(rows)  # 5,000 rows at a time: bounded memory
@@ -56,6 +60,33 @@ class RecordWriter:
         text, n = xml_records(self.mapping, self._plan, records)
         self.count += n
         self.sink.write(text.encode(self._enc))
+
+    def _csv_builder(self) -> Any:
+        build = self.mapping.compiled.get("csv")
+        if build is None:
+            build = self.mapping.compiled["csv"] = compile_csv_rows(
+                [(fname, memo) for _n, fname, memo in self._plan], self.mapping.doc.localized)
+        return build
+
+    def _write_delta(self, records: Iterable[dict[str, Any]]) -> None:
+        assert self.publisher is not None
+        it = iter(records)
+        while batch := list(itertools.islice(it, 5000)):
+            if self._csv is not None:
+                rows = self._csv_builder()(batch)
+                send = self.publisher.filter(batch, rows)
+                self._csv.write_many([rows[i] for i in send])
+            else:
+                send = self.publisher.filter(batch, text_rows(self.mapping, batch))
+                text, _ = xml_records(self.mapping, self._plan, [batch[i] for i in send])
+                self.sink.write(text.encode(self._enc))
+            self.count += len(send)
+
+    def write_withdrawn(self) -> None:
+        """After the last record of a full export: what the channel published before and
+        the file no longer holds."""
+        if self.publisher is not None:
+            self.write(self.publisher.withdrawn(), gated=False)
 
     def write_canonical_body(self, body: str, count: int) -> None:
         """Write records already serialised as canonical XML (by the XSD check)."""
@@ -89,12 +120,30 @@ def plan(mapping: Mapping) -> Plan:
         return cached  # type: ignore[no-any-return]
     out: Plan = []
     for c in mapping.columns:
-        steps = [*c.chain, to_text]
+        steps = [*c.chain, _text]
         if mapping.format == "xml":
             steps = [*c.chain, _fragment_of(c.name)]
         out.append((c.name, c.field, Memo(steps)))
     mapping.compiled["plan"] = out
     return out
+
+
+def text_rows(mapping: Mapping, records: list[dict[str, Any]]) -> list[list[str]]:
+    """Each record's column texts (what a delta compares), whatever the output format."""
+    build = mapping.compiled.get("texts")
+    if build is None:
+        fields = [(c.field, Memo([*c.chain, _text])) for c in mapping.columns]
+        build = mapping.compiled["texts"] = compile_csv_rows(fields, mapping.doc.localized)
+    return build(records)  # type: ignore[no-any-return]
+
+
+def _text(value: Any) -> str:
+    """Text of a value after a column's transforms (lists and languages flattened)."""
+    if isinstance(value, dict):
+        return "|".join(f"{k}={_text(v)}" for k, v in sorted(value.items()))
+    if isinstance(value, (tuple, list)):
+        return "|".join(_text(v) for v in value)
+    return to_text(value)
 
 
 def _fragment_of(path: str) -> Any:

@@ -11,24 +11,27 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from datetime import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..config import Channel
 from ..documents import document
 from ..errors import DataError, Problem, TransientError
-from ..flows import flow_for
+from ..flows import FlowRun, flow_for
 from ..mapping.loader import Mapping, load_mapping
 from ..mapping.reader import ProblemSink, Record, read_records
 from ..mapping.writer import RecordWriter
-from ..model import AckResult, Direction, ExchangeState, OutputKind
+from ..model import AckResult, Direction, ExchangeState, ExportScope, OutputKind, PublishMode
 from ..store.archive import Blob, BlobWriter
 from ..store.atomic import DurableBatch, crash_point
 from ..store.ledger import Exchange
 from ..validate.xsd import CheckedChunk, ChunkValidator, validation_pool
 from .acknowledge import build_ack
 from .context import Context
+from .publish import Publisher
 
 log = logging.getLogger("gateway.transform")
 
@@ -53,6 +56,7 @@ class Outcome:
     outputs: list[tuple[str, str, Blob]] = field(default_factory=list)
     note: str | None = None
     duplicate_of: int | None = None
+    publishers: dict[str, Publisher] = field(default_factory=dict)
 
 
 class _Rejected(Exception):
@@ -149,21 +153,29 @@ def _map_and_apply(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome
 
 
 def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
-            batch: DurableBatch, progress: ProgressFn | None, validator: ChunkValidator
-            ) -> None:
+            batch: DurableBatch, progress: ProgressFn | None, validator: ChunkValidator,
+            *, source: BinaryIO | None = None, keep_changes: int = 0) -> None:
     cfg = ctx.config
     mapping = load_mapping(cfg, channel.mapping)
     doc = document(channel.document)
-    flow = flow_for(doc.name, ctx.ledger, x.id)
+    problems = outcome.problems
+    flow = flow_for(doc.name, FlowRun(ctx.ledger, x.id, x.file_name, problems,
+                                      datetime.fromisoformat(x.created_at)))
     writers: list[tuple[Channel, Mapping, BlobWriter, RecordWriter]] = []
     for out in cfg.outputs_for(doc.name, channel.name):
         m = load_mapping(cfg, out.mapping)
         sink = ctx.archive.writer(batch)
+        publisher = None
+        if out.publish is PublishMode.DELTA:
+            publisher = Publisher(ctx.ledger, out.name, doc, m.view, x.id,
+                                  full_export=channel.export is ExportScope.FULL,
+                                  keep_changes=keep_changes)
         writers.append((out, m, sink, RecordWriter(
-            m, sink, attributes={"exchange": str(x.id), "source": x.file_name})))
-    problems = outcome.problems
+            m, sink, attributes={"exchange": str(x.id), "source": x.file_name},
+            publisher=publisher)))
     try:
-        with ctx.archive.open(x.sha256) as raw:
+        with (nullcontext(source) if source is not None
+              else ctx.archive.open(x.sha256)) as raw:
             for checked in valid_chunks(mapping, validator, raw, x.file_name, problems):
                 if progress:
                     progress(raw.tell())
@@ -171,19 +183,22 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                     continue
                 records = [rec for _, rec in checked.valid]
                 outcome.accepted += len(records)
-                applied = flow.apply(records)
+                applied = flow.apply(records, [line for line, _ in checked.valid])
                 body = checked.body if applied is records else None
                 records = applied
                 for _out, m, _sink, w in writers:
                     if m.view in flow.streaming_views:
-                        if body is not None and w.is_canonical:
+                        if body is not None and w.is_canonical and w.publisher is None:
                             w.write_canonical_body(body, len(records))
                         else:
                             w.write(records)
-        if outcome.accepted:
+        flow.finish()
+        outcome.accepted -= flow.dropped
+        if outcome.accepted > 0:
             for _out, m, _sink, w in writers:
                 if m.view not in flow.streaming_views:
                     w.write(flow.view(m.view))
+                w.write_withdrawn()
     except DataError as exc:
         problems.add_file_problem(exc.problem)
         outcome.result = AckResult.REJECTED
@@ -192,7 +207,11 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     outcome.rejected = problems.rows_rejected
     outcome.total = outcome.accepted + outcome.rejected
     outcome.ignored = flow.ignored
-    outcome.note = flow.note()
+    notes = [flow.note()] + [f"{out.name} (delta): {w.publisher.summary()}"
+                             for out, _m, _s, w in writers if w.publisher is not None]
+    outcome.note = "; ".join(n for n in notes if n) or None
+    outcome.publishers = {out.name: w.publisher for out, _m, _s, w in writers
+                          if w.publisher is not None}
     if outcome.result is not AckResult.REJECTED:
         if outcome.accepted == 0:
             if not problems:
@@ -207,6 +226,9 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
         return
     for out, m, sink, w in writers:
         w.close()
+        if w.publisher is not None and w.count == 0:
+            sink.abort()  # a delta with nothing new: no file for the shop to import
+            continue
         blob = sink.finish()
         outcome.outputs.append((out.name, output_name(out.filename, x=x, channel=out.name,
                                                       ext=m.extension), blob))

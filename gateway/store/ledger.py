@@ -7,6 +7,7 @@ append-only (enforced by triggers): it is the audit trail of every state change.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -93,6 +94,33 @@ MIGRATIONS: list[str] = [
         last_error TEXT,
         checked_at TEXT NOT NULL
     );
+    """,
+    # 4: the category tree the ERP last sent (names per language as JSON), the as-of of
+    #    each price applied (older never overwrites newer), and what each output channel
+    #    last published per record key (delta publishing, `gateway diff`)
+    """
+    CREATE TABLE categories (
+        id TEXT PRIMARY KEY,
+        parent_id TEXT,
+        names TEXT NOT NULL,
+        position INTEGER,
+        active INTEGER NOT NULL,
+        exchange_id INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE price_positions (
+        sku TEXT NOT NULL,
+        price_list TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        exchange_id INTEGER NOT NULL,
+        PRIMARY KEY (sku, price_list)
+    ) WITHOUT ROWID;
+    CREATE TABLE published (
+        channel TEXT NOT NULL,
+        key TEXT NOT NULL,
+        row TEXT NOT NULL,
+        exchange_id INTEGER NOT NULL,
+        PRIMARY KEY (channel, key)
+    ) WITHOUT ROWID;
     """,
 ]
 
@@ -498,6 +526,79 @@ class Ledger:
             "SELECT sku, SUM(quantity) FROM stock_positions GROUP BY sku"
             " HAVING MAX(exchange_id = ?) ORDER BY sku", (xid,))
         yield from ((sku, from_micro(total)) for sku, total in rows)
+
+    # -- category tree ----------------------------------------------------------------------
+    def categories(self) -> dict[str, tuple[str | None, dict[str, str], int | None, bool]]:
+        """The held tree: id → (parent id, names per language, position, active)."""
+        rows = self.db.execute("SELECT id, parent_id, names, position, active FROM categories")
+        return {r[0]: (r[1], json.loads(r[2]), r[3], bool(r[4])) for r in rows}
+
+    def replace_categories(self, rows: Iterable[tuple[str, str | None, dict[str, str],
+                                                        int | None, bool]], xid: int) -> None:
+        """A categories file is the whole tree: it replaces the held one."""
+        self.db.execute("DELETE FROM categories")
+        self.db.executemany(
+            "INSERT INTO categories(id, parent_id, names, position, active, exchange_id)"
+            " VALUES (?,?,?,?,?,?)",
+            ((cid, parent, json.dumps(names, sort_keys=True), pos, int(active), xid)
+             for cid, parent, names, pos, active in rows))
+
+    # -- prices -----------------------------------------------------------------------------
+    def apply_price_times(self, rows: list[tuple[str, str, str]], xid: int) -> set[int]:
+        """Record (sku, price list, as-of UTC ISO) for each row; return the indexes of the
+        rows older than the price already applied (they must not be published)."""
+        older: set[int] = set()
+        for i in range(0, len(rows), 400):
+            part = rows[i:i + 400]
+            marks = ",".join("(?,?)" for _ in part)
+            held = dict(((sku, pl), at) for sku, pl, at in self.db.execute(
+                "SELECT sku, price_list, as_of FROM price_positions WHERE (sku, price_list)"
+                f" IN (VALUES {marks})", [v for r in part for v in r[:2]]))
+            for j, (sku, pl, at) in enumerate(part):
+                h = held.get((sku, pl))
+                if h is not None and at < h:
+                    older.add(i + j)
+        self.db.executemany(
+            "INSERT INTO price_positions(sku, price_list, as_of, exchange_id) VALUES (?,?,?,?)"
+            " ON CONFLICT(sku, price_list) DO UPDATE SET as_of=excluded.as_of,"
+            " exchange_id=excluded.exchange_id WHERE excluded.as_of >= price_positions.as_of",
+            ((sku, pl, at, xid) for k, (sku, pl, at) in enumerate(rows) if k not in older))
+        return older
+
+    # -- what each output channel last published --------------------------------------------
+    def published_rows(self, channel: str, keys: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            marks = ",".join("?" * len(part))
+            out.update(self.db.execute(
+                f"SELECT key, row FROM published WHERE channel=? AND key IN ({marks})",
+                (channel, *part)).fetchall())
+        return out
+
+    def publish_rows(self, channel: str, rows: Iterable[tuple[str, str]], xid: int) -> None:
+        self.db.executemany(
+            "INSERT INTO published(channel, key, row, exchange_id) VALUES (?,?,?,?)"
+            " ON CONFLICT(channel, key) DO UPDATE SET row=excluded.row,"
+            " exchange_id=excluded.exchange_id", ((channel, k, r, xid) for k, r in rows))
+
+    def mark_published_seen(self, channel: str, keys: list[str], xid: int) -> None:
+        """Unchanged records of a full export: still there, so not withdrawn."""
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            marks = ",".join("?" * len(part))
+            self.db.execute(f"UPDATE published SET exchange_id=? WHERE channel=? AND key IN"
+                            f" ({marks})", (xid, channel, *part))
+
+    def published_not_seen(self, channel: str, xid: int) -> Iterator[tuple[str, str]]:
+        """Keys published before and absent from this full export: withdrawn."""
+        yield from self.db.execute(
+            "SELECT key, row FROM published WHERE channel=? AND exchange_id<>? ORDER BY key",
+            (channel, xid)).fetchall()
+
+    def unpublish(self, channel: str, keys: list[str]) -> None:
+        self.db.executemany("DELETE FROM published WHERE channel=? AND key=?",
+                            ((channel, k) for k in keys))
 
 
 MICRO = 6

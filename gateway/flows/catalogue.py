@@ -1,0 +1,51 @@
+"""Catalogue: products from the ERP, each checked against the category tree held.
+
+A product in a category the gateway does not know is refused alone (the others go on).
+Each product gets its category paths (names from the root, per language), which shops
+that import paths rather than ids need (``Gear > Bags``).
+"""
+
+from __future__ import annotations
+
+from . import Flow, FlowRun, Record
+from .categories import paths_of
+
+
+class CatalogueFlow(Flow):
+    def __init__(self, run: FlowRun) -> None:
+        super().__init__(run)
+        held = run.ledger.categories()
+        self.tree = {cid: (parent, names) for cid, (parent, names, _p, _a) in held.items()}
+        self._paths: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    def _category_paths(self, ids: tuple[str, ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
+        per_lang: dict[str, list[tuple[str, ...]]] = {}
+        for cid in ids:
+            paths = self._paths.get(cid)
+            if paths is None:
+                paths = self._paths[cid] = paths_of(self.tree, cid)
+            for lang, path in paths.items():
+                per_lang.setdefault(lang, []).append(path)
+        return {lang: tuple(p) for lang, p in per_lang.items()}
+
+    def apply(self, records: list[Record], lines: list[int]) -> list[Record]:
+        tree = self.tree
+        if not tree:
+            return records  # no tree held yet: ids cannot be checked (said in the note)
+        kept = []
+        for rec, line in zip(records, lines, strict=True):
+            ids = rec.get("category") or ()
+            unknown = [c for c in ids if c not in tree]
+            if unknown:
+                self.refuse(line, f"unknown category {unknown[0]!r}: not in the category "
+                            "tree the gateway holds", "category", unknown[0])
+                continue
+            if ids:
+                rec["category_path"] = self._category_paths(ids)
+            kept.append(rec)
+        return records if len(kept) == len(records) else kept
+
+    def note(self) -> str | None:
+        if not self.tree:
+            return "no category tree held yet: category ids were not checked"
+        return None
