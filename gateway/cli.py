@@ -23,7 +23,7 @@ from rich.table import Table
 from . import __version__, logs
 from .config import Config, load
 from .errors import ConfigError, GatewayError, Problem, UsageError
-from .model import AckResult, Direction, ExchangeState
+from .model import AckResult, Direction, ExchangeState, PublishMode
 from .store.ledger import Exchange
 
 app = typer.Typer(help="File-exchange gateway between legacy ERPs and e-commerce shops.",
@@ -39,6 +39,9 @@ app.add_typer(rejected_app, name="rejected")
 app.add_typer(archive_app, name="archive")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(endpoints_app, name="endpoints")
+mappings_app = typer.Typer(help="Reader and writer mappings, and their tests as data.",
+                           no_args_is_help=True)
+app.add_typer(mappings_app, name="mappings")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -218,6 +221,102 @@ def validate(file: Annotated[Path, typer.Argument(help="File to check.")],
     console.print(f"{file}: {verdict}: {report.accepted} record(s) valid, "
                   f"{report.problems.count} error(s)", markup=False)
     raise typer.Exit(0 if report.ok else 1)
+
+
+# -- diff --------------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def diff(file: Annotated[Path, typer.Argument(help="File to compare.")],
+         channel: Annotated[str, typer.Option("--channel", help="Input channel that would "
+                                              "take the file.")],
+         as_json: Annotated[bool, typer.Option("--json")] = False,
+         limit: Annotated[int, typer.Option("--limit", help="Changes shown per output "
+                                            "channel.")] = 50) -> None:
+    """What this file would change in the shop (added, changed, withdrawn); no side effects."""
+    from .model import ChangeKind
+    from .pipeline.diff import diff_file
+
+    report = diff_file(config(), channel, file, keep=max(limit, 0))
+    o = report.outcome
+    if as_json:
+        typer.echo(json.dumps({
+            "file": report.file, "channel": report.channel, "result": str(o.result),
+            "accepted": o.accepted, "rejected": o.rejected, "ignored": o.ignored,
+            "errors": [{"line": p.line, "field": p.field, "value": p.value,
+                        "message": p.message} for p in o.problems.sorted()],
+            "outputs": [{
+                "channel": d.channel, "publish": str(d.mode), "records_sent": d.sent,
+                "key": list(d.key),
+                "counts": {str(k): v for k, v in d.counts.items()},
+                "changes": [{"change": str(c.kind), "key": list(c.key),
+                             "fields": _changed_columns(d.columns, c)} for c in d.changes]}
+                for d in report.outputs]}, indent=2, ensure_ascii=False))
+        return
+    console = out()
+    for p in o.problems.sorted():
+        console.print(_located(p, str(file)), markup=False)
+    console.print(f"{file}: {o.result}: {o.accepted} record(s) accepted, {o.rejected} "
+                  f"rejected, {o.ignored} ignored", markup=False)
+    for d in report.outputs:
+        if d.mode is not PublishMode.DELTA:
+            console.print(f"{d.channel} (full): would send {d.sent} record(s); a full channel "
+                          "keeps no record of what it published", markup=False)
+            continue
+        c = d.counts
+        console.print(f"{d.channel} (delta): {c.get(ChangeKind.NEW, 0)} new, "
+                      f"{c.get(ChangeKind.CHANGED, 0)} changed, "
+                      f"{c.get(ChangeKind.WITHDRAWN, 0)} withdrawn, "
+                      f"{c.get(ChangeKind.UNCHANGED, 0)} unchanged", markup=False)
+        if not d.changes:
+            continue
+        table = Table("change", "/".join(d.key), "field", "old", "new")
+        for ch in d.changes:
+            for col, old, new in _changed_columns(d.columns, ch) or [("", "", "")]:
+                table.add_row(str(ch.kind), " / ".join(ch.key), col, old, new)
+        console.print(table)
+    raise typer.Exit(1 if o.result is AckResult.REJECTED else 0)
+
+
+def _changed_columns(columns: tuple[str, ...], change: Any) -> list[tuple[str, str, str]]:
+    """(column, old, new) for each column whose text differs."""
+    old = change.old or ("",) * len(columns)
+    new = change.new or ("",) * len(columns)
+    return [(col, o, n) for col, o, n in zip(columns, old, new, strict=False) if o != n]
+
+
+# -- mappings ----------------------------------------------------------------------------------
+@mappings_app.command("test")
+@handle_errors
+def mappings_test(
+    names: Annotated[list[str] | None, typer.Argument(metavar="[MAPPING...]")] = None,
+    cases: Annotated[Path | None, typer.Option("--cases", help="Folder of cases, one "
+                                               "sub-folder per mapping (default: "
+                                               "tests/mappings beside the configuration)."
+                                               )] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Run every mapping's sample input and compare with its expected output."""
+    from .pipeline.casetest import run_cases, untested
+
+    cfg = config()
+    folder = cases or cfg.path.parent / "tests" / "mappings"
+    results = run_cases(cfg, folder, names)
+    missing = [] if names else untested(cfg, folder)
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        typer.echo(json.dumps({"cases": [{"mapping": r.mapping, "ok": r.ok,
+                                          "detail": r.detail} for r in results],
+                               "untested": missing}, indent=2, ensure_ascii=False))
+    else:
+        console = out()
+        for r in results:
+            console.print(f"{'ok  ' if r.ok else 'FAIL'} {r.mapping}", markup=False)
+            for line in r.detail:
+                console.print(f"     {line}", markup=False)
+        for name in missing:
+            console.print(f"--   {name}: no case in {folder}", markup=False)
+        console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed, "
+                      f"{len(missing)} without a case", markup=False)
+    raise typer.Exit(1 if failed or not results else 0)
 
 
 def _located(p: Problem, file: str) -> str:

@@ -57,6 +57,7 @@ class Outcome:
     note: str | None = None
     duplicate_of: int | None = None
     publishers: dict[str, Publisher] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)  # records per output channel
 
 
 class _Rejected(Exception):
@@ -154,7 +155,8 @@ def _map_and_apply(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome
 
 def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
             batch: DurableBatch, progress: ProgressFn | None, validator: ChunkValidator,
-            *, source: BinaryIO | None = None, keep_changes: int = 0) -> None:
+            *, source: BinaryIO | None = None, keep_changes: int = 0,
+            sink_factory: Callable[[], Any] | None = None, provenance: bool = True) -> None:
     cfg = ctx.config
     mapping = load_mapping(cfg, channel.mapping)
     doc = document(channel.document)
@@ -164,15 +166,15 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     writers: list[tuple[Channel, Mapping, BlobWriter, RecordWriter]] = []
     for out in cfg.outputs_for(doc.name, channel.name):
         m = load_mapping(cfg, out.mapping)
-        sink = ctx.archive.writer(batch)
+        sink = sink_factory() if sink_factory else ctx.archive.writer(batch)
         publisher = None
         if out.publish is PublishMode.DELTA:
             publisher = Publisher(ctx.ledger, out.name, doc, m.view, x.id,
                                   full_export=channel.export is ExportScope.FULL,
                                   keep_changes=keep_changes)
-        writers.append((out, m, sink, RecordWriter(
-            m, sink, attributes={"exchange": str(x.id), "source": x.file_name},
-            publisher=publisher)))
+        attributes = {"exchange": str(x.id), "source": x.file_name} if provenance else None
+        writers.append((out, m, sink, RecordWriter(m, sink, attributes=attributes,
+                                                   publisher=publisher)))
     try:
         with (nullcontext(source) if source is not None
               else ctx.archive.open(x.sha256)) as raw:
@@ -226,6 +228,7 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
         return
     for out, m, sink, w in writers:
         w.close()
+        outcome.written[out.name] = w.count
         if w.publisher is not None and w.count == 0:
             sink.abort()  # a delta with nothing new: no file for the shop to import
             continue
