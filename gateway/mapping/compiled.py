@@ -9,71 +9,145 @@ values up in each field's ``Memo`` and builds the record; all logic stays in the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Problem
 from .transforms import MISS, Failed, Memo
 
 RowMapper = Callable[[Iterable[Any], Any, str], Iterator[tuple[int, dict[str, Any]]]]
+# one row → its record, or None when it was rejected (its problems appended)
+RowFunction = Callable[[int, Any, bool, Any, str], "dict[str, Any] | None"]
+# a row check run before the fields: (condition over ``values``, reporter of the problem)
+Guard = tuple[str, Callable[[int, Any, bool, Any, str], None]]
 
 
-def compile_row_mapper(plan: list[tuple[str, int | None, Memo, str]], width: int | None
-                       ) -> RowMapper:
-    """``plan``: (field name, column index or None, memo, label for errors)."""
-    env: dict[str, Any] = {"MISS": MISS, "Failed": Failed, "Problem": Problem,
-                           "_report": _report, "_width": _width_problem}
+@dataclass(frozen=True)
+class Step:
+    """One field of a generated loop: where its raw value is and what becomes of it.
+
+    ``source`` is a Python expression over the row ``values`` (a CSV row's list, a fixed
+    width line, an XML element), or a callable given that row. ``memo`` is a ``Memo`` or
+    anything with its ``compute`` (and ``cache`` when ``cached``)."""
+
+    name: str                  # record key: the canonical field
+    source: str | Callable[[Any], Any]
+    memo: Any
+    label: str                 # what a problem calls the field
+    lang: str | None = None    # one language of a localized field: merged into {lang: value}
+    cached: bool = True        # False: compute every time (results that must not be shared)
+
+
+def compile_row_mapper(steps: list[Step], guard: Guard | None = None,
+                       prelude: tuple[list[str], dict[str, Any]] | None = None) -> RowMapper:
+    """A generator over ``(line, values, terminated)`` rows yielding ``(line, record)``.
+
+    ``prelude``: lines run first for each row (XML: index the record's children) and the
+    names they use."""
+    code, names = prelude or ([], {})
+    env = _env(names)
+    body, record = _body(steps, guard, code, env, "continue")
     lines = ["def map_rows(rows, problems, file_name):",
-             "    for line, values, terminated in rows:"]
-    needed = max((idx for _, idx, _, _ in plan if idx is not None), default=-1) + 1
-    if width is not None:
-        lines += [f"        if len(values) != {width}:",
-                  f"            _width(line, values, terminated, {width}, problems, file_name)",
-                  "            continue"]
-    else:
-        lines += [f"        if len(values) < {needed}:",
-                  f"            _width(line, values, terminated, {needed}, problems, file_name)",
-                  "            continue"]
-    names = []
-    for i, (_name, idx, memo, _label) in enumerate(plan):
-        env[f"g{i}"] = memo.cache.get
-        env[f"c{i}"] = memo.compute
-        src = "None" if idx is None else f"values[{idx}]"
-        lines += [f"        v{i} = {src}",
-                  f"        r{i} = g{i}(v{i}, MISS)",
-                  f"        if r{i} is MISS:",
-                  f"            r{i} = c{i}(v{i})"]
-        names.append(i)
-    failed = " or ".join(f"r{i}.__class__ is Failed" for i in names) or "False"
-    env["LABELS"] = tuple(label for *_, label in plan)
-    results = ", ".join(f"r{i}" for i in names)
-    raws = ", ".join(f"v{i}" for i in names)
-    lines += [f"        if {failed}:",
-              f"            _report(line, terminated, ({results},), ({raws},), LABELS, problems,"
-              " file_name)",
-              "            continue"]
-    record = ", ".join(f"{name!r}: r{i}" for i, (name, *_rest) in enumerate(plan))
-    lines += [f"        yield line, {{{record}}}"]
-    exec("\n".join(lines), env)  # noqa: S102 - code built above from field positions only
+             "    for line, values, terminated in rows:",
+             *("        " + b for b in body),
+             f"        yield line, {record}"]
+    exec("\n".join(lines), env)  # noqa: S102 - code built from field positions only
     return env["map_rows"]  # type: ignore[no-any-return]
 
 
-def _width_problem(line: int, values: list[str], terminated: bool, width: int, problems: Any,
-                   file_name: str) -> None:
-    msg = f"expected {width} fields, found {len(values)}"
-    if not terminated:
-        msg += "; the last line is cut short (file truncated?)"
-    problems.append(Problem(msg, line=line, file=file_name))
+def compile_row_function(steps: list[Step], guard: Guard | None = None) -> RowFunction:
+    """The same steps for one row at a time (multi-record files pick a layout per line)."""
+    env = _env({})
+    body, record = _body(steps, guard, [], env, "return None")
+    lines = ["def map_row(line, values, terminated, problems, file_name):",
+             *("    " + b for b in body),
+             f"    return {record}"]
+    exec("\n".join(lines), env)  # noqa: S102 - code built from field positions only
+    return env["map_row"]  # type: ignore[no-any-return]
 
 
-def _report(line: int, terminated: bool, results: tuple[Any, ...], raws: tuple[Any, ...], labels: tuple[str, ...],
-            problems: Any, file_name: str) -> None:
+def _env(extra: dict[str, Any]) -> dict[str, Any]:
+    return {"MISS": MISS, "Failed": Failed, "_report": _report, **extra}
+
+
+def _body(steps: list[Step], guard: Guard | None, prelude: list[str], env: dict[str, Any],
+          skip: str) -> tuple[list[str], str]:
+    """Statements mapping one row (``skip`` leaves a rejected row) and the record's
+    expression. Each field: memo lookup, compute on a miss; failures reported together."""
+    lines: list[str] = []
+    if guard is not None:
+        env["_guard"] = guard[1]
+        lines += [f"if {guard[0]}:",
+                  "    _guard(line, values, terminated, problems, file_name)",
+                  f"    {skip}"]
+    lines += prelude
+    for i, s in enumerate(steps):
+        env[f"c{i}"] = s.memo.compute
+        if callable(s.source):
+            env[f"x{i}"] = s.source
+            lines.append(f"v{i} = x{i}(values)")
+        else:
+            lines.append(f"v{i} = {s.source}")
+        if s.cached:
+            env[f"g{i}"] = s.memo.cache.get
+            lines += [f"r{i} = g{i}(v{i}, MISS)",
+                      f"if r{i} is MISS:",
+                      f"    r{i} = c{i}(v{i})"]
+        else:
+            lines.append(f"r{i} = c{i}(v{i})")
+    env["LABELS"] = tuple(s.label for s in steps)
+    failed = " or ".join(f"r{i}.__class__ is Failed" for i in range(len(steps))) or "False"
+    results = "".join(f"r{i}, " for i in range(len(steps)))
+    raws = "".join(f"v{i}, " for i in range(len(steps)))
+    lines += [f"if {failed}:",
+              f"    _report(line, terminated, ({results}), ({raws}), LABELS, problems,"
+              " file_name)",
+              f"    {skip}"]
+    items: dict[str, str] = {}
+    merged: dict[str, str] = {}  # languages merge into one dict; empty ones are left out
+    for i, s in enumerate(steps):
+        if s.lang is None:
+            items[s.name] = f"r{i}"
+            continue
+        if s.name not in merged:
+            merged[s.name] = f"n{i}"
+            items[s.name] = f"n{i} or None"
+            lines.append(f"n{i} = {{}}")
+        lines += [f"if r{i} is not None and r{i} != '':",
+                  f"    {merged[s.name]}[{s.lang!r}] = r{i}"]
+    record = "{" + ", ".join(f"{k!r}: {v}" for k, v in items.items()) + "}"
+    return lines, record
+
+
+def width_guard(width: int, exact: bool) -> Guard:
+    """CSV: a header gives the exact field count; without one, the fields the mapping uses."""
+    def report(line: int, values: Any, terminated: bool, problems: Any, file_name: str
+               ) -> None:
+        msg = f"expected {width} fields, found {len(values)}"
+        if not terminated:
+            msg += "; the last line is cut short (file truncated?)"
+        problems.append(Problem(msg, line=line, file=file_name))
+    return (f"len(values) {'!=' if exact else '<'} {width}", report)
+
+
+def show(raw: Any) -> str | None:
+    """A raw value as a problem shows it: a tuple of columns or languages joined."""
+    if raw is None or raw.__class__ is str:
+        return raw
+    if isinstance(raw, tuple):
+        return " | ".join(f"{r[0]}={r[1]}" if isinstance(r, tuple) else str(r) for r in raw)
+    return str(raw)
+
+
+def _report(line: int, terminated: bool, results: tuple[Any, ...], raws: tuple[Any, ...],
+            labels: tuple[str, ...], problems: Any, file_name: str) -> None:
     for result, raw, label in zip(results, raws, labels, strict=True):
         if result.__class__ is Failed:
             message = result.message
             if not terminated:
                 message += " (the last line is cut short: file truncated?)"
-            problems.append(Problem(message, line=line, field=label,
-                                    value=None if raw is None else str(raw), file=file_name))
+            problems.append(Problem(message, line=line, field=label, value=show(raw),
+                                    file=file_name))
 
 
 Serializer = Callable[[Iterable[dict[str, Any]]], tuple[str, int]]

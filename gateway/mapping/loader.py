@@ -3,30 +3,86 @@
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..documents import DocumentType, document
 from ..errors import ConfigError
+from ..formats import xml as xml_format
 from ..formats.csv import CsvOptions
+from ..formats.fixed_width import FixedOptions, span_label
+from ..formats.multirecord import DETAIL, HEADER, ROLES, TRAILER
 from .transforms import Transform, build_chain
 
 if TYPE_CHECKING:
     from ..config import Config
 
-FORMATS = {"read": ("csv",), "write": ("csv", "xml")}
+FORMATS = {"read": ("csv", "fixed", "xml"), "write": ("csv", "xml")}
+# where a reader field's value is, per format
+_SOURCE_KEYS = {"csv": {"column", "index", "columns", "indexes"}, "fixed": {"start", "length"},
+                "xml": {"path", "all", "by"}}
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """Reader side: one canonical field taken from a column (by name or index)."""
+    """Reader side: one canonical field and where its value is in the partner's file."""
 
-    name: str
+    name: str                       # the canonical field (a localized one: see lang)
     column: str | None
     index: int | None
     chain: tuple[Transform, ...]
+    lang: str | None = None         # ``name.fr``: one language of a localized field
+    columns: tuple[str, ...] = ()   # several columns: the value is the tuple of their texts
+    indexes: tuple[int, ...] = ()
+    start: int | None = None        # fixed width: first column (1-based, as layouts say)
+    length: int | None = None
+    path: str | None = None         # XML: ElementPath from the record element
+    all: bool = False               # XML: the tuple of every match's text
+    by: str | None = None           # XML: {this attribute of each match: its text}
+    record: str | None = None       # multi-record files: the record type it is read from
+
+    @property
+    def key(self) -> str:
+        """The field as the mapping names it: ``sku``, ``name.fr``."""
+        return f"{self.name}.{self.lang}" if self.lang else self.name
+
+    @property
+    def label(self) -> str:
+        """What problems call the field: the sender's name for the place of its value."""
+        if self.column is not None:
+            text = self.column
+        elif self.columns:
+            text = ", ".join(self.columns)
+        elif self.index is not None:
+            text = f"column {self.index + 1}"
+        elif self.indexes:
+            text = "columns " + ", ".join(str(i + 1) for i in self.indexes)
+        elif self.start is not None and self.length is not None:
+            text = span_label(self.start, self.length)
+        elif self.path is not None:
+            text = self.path
+        else:
+            return self.key  # a constant
+        return f"{self.record} {text}" if self.record else text
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """Multi-record files: one record type (``H``, ``L``…), its role and its fields."""
+
+    code: str
+    role: str                       # header, detail, trailer or ignore
+    fields: tuple[FieldSpec, ...] = ()
+    count: FieldSpec | None = None  # trailer: where its count of detail records is
+
+
+@dataclass(frozen=True)
+class RecordsSpec:
+    type: FieldSpec                 # where each line says its record type
+    types: tuple[RecordType, ...]
 
 
 @dataclass(frozen=True)
@@ -57,8 +113,12 @@ class Mapping:
     view: str = "records"
     csv: CsvOptions = field(default_factory=CsvOptions)
     xml: XmlOptions | None = None
+    fixed: FixedOptions | None = None
+    records: RecordsSpec | None = None   # a multi-record file; fields: all of its types'
     fields: tuple[FieldSpec, ...] = ()
     columns: tuple[ColumnSpec, ...] = ()
+    # writers: only records whose fields have these canonical texts (one price list…)
+    where: tuple[tuple[str, str], ...] = ()
     # compiled forms (plans, generated loops), built once per mapping and kept with it
     compiled: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -124,18 +184,20 @@ def _chain(spec: dict[str, Any], keypath: str, file: str) -> tuple[Transform, ..
         raise ConfigError("expected a list of transforms", key=f"{keypath}.transforms",
                           file=file)
     try:
-        return tuple(build_chain(steps, f"{keypath}.transforms"))
+        # files a step names (lookup tables) are relative to the mapping file
+        return tuple(build_chain(steps, f"{keypath}.transforms", base_dir=Path(file).parent))
     except ValueError as exc:
         raise ConfigError(str(exc), file=file) from None
 
 
 def _build(path: Path, raw: dict[str, Any]) -> Mapping:
     file = str(path)
-    _known(raw, {"mapping", "csv", "xml", "fields", "columns"}, "", file)
+    _known(raw, {"mapping", "csv", "fixed", "xml", "records", "fields", "columns"}, "", file)
     head = raw.get("mapping")
     if not isinstance(head, dict):
         raise ConfigError("missing [mapping] table", key="mapping", file=file)
-    _known(head, {"direction", "document", "format", "description", "view"}, "mapping", file)
+    _known(head, {"direction", "document", "format", "description", "view", "where"}, "mapping",
+           file)
     direction = _req(head, "direction", "mapping", file)
     if direction not in FORMATS:
         raise ConfigError(f"{direction!r} is not 'read' or 'write'", key="mapping.direction",
@@ -181,7 +243,9 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
             raise ConfigError("the quote character must be one character",
                               key="csv.quotechar", file=file)
     xml_opts = None
-    if fmt == "xml":
+    fixed_opts: FixedOptions | None = None
+    records: RecordsSpec | None = None
+    if fmt == "xml" and direction == "write":
         x = raw.get("xml", {})
         _known(x, {"root", "record", "encoding"}, "xml", file)
         xml_opts = XmlOptions(root=x.get("root", doc.root), record=x.get("record", doc.record),
@@ -189,25 +253,11 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
 
     fields: list[FieldSpec] = []
     columns: list[ColumnSpec] = []
+    for name in ("fixed", "records"):
+        if name in raw and direction == "write":
+            raise ConfigError(f"a [{name}] table is for reader mappings", key=name, file=file)
     if direction == "read":
-        table = raw.get("fields")
-        if not isinstance(table, dict) or not table:
-            raise ConfigError("a reader mapping needs [fields.NAME] tables", key="fields",
-                              file=file)
-        for name, spec in table.items():
-            kp = f"fields.{name}"
-            if name not in doc.fields:
-                raise ConfigError(f"document {doc.name!r} has no field {name!r}", key=kp,
-                                  file=file, hint="fields: " + ", ".join(doc.fields))
-            _known(spec, {"column", "index", "transforms"}, kp, file)
-            column, index = spec.get("column"), spec.get("index")
-            if column is None and index is None and not spec.get("transforms"):
-                raise ConfigError("give a column name, an index or a constant transform",
-                                  key=kp, file=file)
-            if column is not None and not csv_opts.header:
-                raise ConfigError("columns by name need a header line; use index",
-                                  key=f"{kp}.column", file=file)
-            fields.append(FieldSpec(name, column, index, _chain(spec, kp, file)))
+        fields, csv_opts, fixed_opts, xml_opts, records = _reader(raw, doc, fmt, csv_opts, file)
     else:
         table = raw.get("columns")
         if not isinstance(table, list) or not table:
@@ -230,7 +280,274 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
             columns.append(ColumnSpec(name, fname, _chain(spec, kp, file)))
     return Mapping(name=path.stem, path=path, direction=direction, document=doc.name, doc=doc,
                    format=fmt, description=head.get("description", ""), view=view,
-                   csv=csv_opts, xml=xml_opts, fields=tuple(fields), columns=tuple(columns))
+                   csv=csv_opts, xml=xml_opts, fixed=fixed_opts, records=records,
+                   fields=tuple(fields), columns=tuple(columns),
+                   where=_where(head, direction, doc, file))
+
+
+def _where(head: dict[str, Any], direction: str, doc: DocumentType, file: str
+           ) -> tuple[tuple[str, str], ...]:
+    """``where = { price_list = "RETAIL" }``: a writer for one price list, currency…"""
+    raw = head.get("where")
+    if raw is None:
+        return ()
+    if direction != "write" or not isinstance(raw, dict) or not raw:
+        raise ConfigError("where is a table of field = value, for writer mappings",
+                          key="mapping.where", file=file)
+    out = []
+    for fname, value in raw.items():
+        if fname not in doc.fields or fname in doc.localized or fname in doc.lists:
+            raise ConfigError(f"document {doc.name!r} has no single-valued field {fname!r}",
+                              key=f"mapping.where.{fname}", file=file)
+        if not isinstance(value, str | bool | int):
+            raise ConfigError(f"expected a text, found {value!r}",
+                              key=f"mapping.where.{fname}", file=file)
+        out.append((fname, "true" if value is True else "false" if value is False
+                    else str(value)))
+    return tuple(out)
+
+
+_LANG = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*\Z")  # xs:language
+_START = "a column position from 1 (the first column is 1)"
+_ReaderParts = tuple[list[FieldSpec], CsvOptions, FixedOptions | None, XmlOptions | None,
+                     RecordsSpec | None]
+
+
+def _reader(raw: dict[str, Any], doc: DocumentType, fmt: str, csv_opts: CsvOptions,
+            file: str) -> _ReaderParts:
+    """The reader side of a mapping: its fields and the options of its format."""
+    for name, formats in (("csv", ("csv",)), ("fixed", ("fixed",)), ("xml", ("xml",)),
+                          ("records", ("csv", "fixed"))):
+        if name in raw and fmt not in formats:
+            raise ConfigError(f"a [{name}] table does not apply to {fmt} mappings", key=name,
+                              file=file, hint=f"[{name}] is for {' or '.join(formats)} files"
+                              + ("; an XML reader names its record element in [xml]"
+                                 if name == "records" else ""))
+    fixed_opts = xml_opts = None
+    if fmt == "fixed":
+        f = _table(raw, "fixed", "fixed", file)
+        _known(f, {"encoding", "skip_lines"}, "fixed", file)
+        encoding = _get(f, "encoding", "fixed", file, str, "an encoding name") or "utf-8"
+        try:
+            "".encode(encoding)
+        except LookupError:
+            raise ConfigError(f"unknown encoding {encoding!r}", key="fixed.encoding",
+                              file=file) from None
+        skip = _get(f, "skip_lines", "fixed", file, int, "a number of lines (0 or more)",
+                    lambda v: v >= 0)
+        fixed_opts = FixedOptions(encoding=encoding, skip_lines=skip or 0)
+    elif fmt == "xml":
+        x = _table(raw, "xml", "xml", file)
+        _known(x, {"record"}, "xml", file)
+        record = _get(x, "record", "xml", file, str, "an element path") or doc.record
+        try:
+            xml_format.check_record(record)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key="xml.record", file=file) from None
+        xml_opts = XmlOptions(root=doc.root, record=record)
+    if "records" not in raw:
+        table = raw.get("fields")
+        if not isinstance(table, dict) or not table:
+            raise ConfigError("a reader mapping needs [fields.NAME] tables", key="fields",
+                              file=file)
+        fields = _fields(table, "fields", doc, fmt, csv_opts.header, file)
+        return fields, csv_opts, fixed_opts, xml_opts, None
+    if "fields" in raw:
+        raise ConfigError("a multi-record mapping takes its fields from "
+                          "[records.TYPE.fields.NAME] tables", key="fields", file=file)
+    if raw.get("csv", {}).get("header") is True:
+        raise ConfigError("a multi-record file has no line of column names: header = false",
+                          key="csv.header", file=file)
+    records = _records(raw["records"], doc, fmt, file)
+    fields = [f for t in records.types for f in t.fields]
+    return fields, replace(csv_opts, header=False), fixed_opts, xml_opts, records
+
+
+def _table(raw: dict[str, Any], key: str, keypath: str, file: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"expected a table, found {value!r}", key=keypath, file=file)
+    return value
+
+
+def _positive(value: int) -> bool:
+    return value >= 1
+
+
+def _get(spec: dict[str, Any], key: str, keypath: str, file: str, typ: type, what: str,
+         ok: Any = None) -> Any:
+    """An optional key of the given type (``true`` is not an index) passing ``ok``."""
+    if key not in spec:
+        return None
+    value = spec[key]
+    if (not isinstance(value, typ) or (typ is int and isinstance(value, bool))
+            or (ok is not None and not ok(value))):
+        raise ConfigError(f"expected {what}, found {value!r}", key=f"{keypath}.{key}",
+                          file=file)
+    return value
+
+
+def _fields(table: dict[str, Any], keypath: str, doc: DocumentType, fmt: str, header: bool,
+            file: str, record: str | None = None) -> list[FieldSpec]:
+    fields = [_field(name, spec, f"{keypath}.{name}", doc, fmt, header, file, record)
+              for name, spec in table.items()]
+    whole = {f.name for f in fields if f.lang is None}
+    for f in fields:
+        if f.lang is not None and f.name in whole:
+            raise ConfigError(f"{f.name!r} is already read with all its languages (by)",
+                              key=f"{keypath}.{f.key}", file=file)
+    return fields
+
+
+def _field(name: str, spec: Any, kp: str, doc: DocumentType, fmt: str, header: bool,
+           file: str, record: str | None) -> FieldSpec:
+    """One reader field: the canonical field it sets, where its value is, its transforms."""
+    base, _, lang = name.partition(".")
+    if base in doc.derived:
+        raise ConfigError(f"{base!r} is derived by the gateway; a reader cannot set it",
+                          key=kp, file=file)
+    if not doc.has_field(name):
+        raise ConfigError(f"document {doc.name!r} has no field {name!r}", key=kp, file=file,
+                          hint="fields: " + ", ".join(doc.fields)
+                          + (" (a localized field takes a language: name.fr)"
+                             if doc.localized else ""))
+    if lang and not _LANG.match(lang):
+        raise ConfigError(f"{lang!r} is not a language tag like fr or fr-CH", key=kp,
+                          file=file)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"expected a table, found {spec!r}", key=kp, file=file)
+    _known(spec, _SOURCE_KEYS[fmt] | {"transforms"}, kp, file)
+    column = _get(spec, "column", kp, file, str, "a column name", bool)
+    index = _get(spec, "index", kp, file, int, "a column index from 0", lambda v: v >= 0)
+    columns = _get(spec, "columns", kp, file, list, "a list of column names",
+                   lambda v: v and all(isinstance(c, str) and c for c in v))
+    indexes = _get(spec, "indexes", kp, file, list, "a list of column indexes from 0",
+                   lambda v: v and all(type(i) is int and i >= 0 for i in v))
+    start = _get(spec, "start", kp, file, int, _START, _positive)
+    length = _get(spec, "length", kp, file, int, "a length of 1 or more", _positive)
+    path = _get(spec, "path", kp, file, str, "an element path", bool)
+    all_ = _get(spec, "all", kp, file, bool, "true or false")
+    by = _get(spec, "by", kp, file, str, "an attribute name", bool)
+    given = [k for k in ("column", "index", "columns", "indexes") if k in spec]
+    if len(given) > 1:
+        raise ConfigError(f"give one of column, index, columns or indexes, not {given[0]} "
+                          f"and {given[1]}", key=f"{kp}.{given[1]}", file=file)
+    if (column is not None or columns is not None) and not header:
+        raise ConfigError("columns by name need a header line; use index",
+                          key=f"{kp}.{'column' if column is not None else 'columns'}",
+                          file=file)
+    if (start is None) != (length is None):
+        raise ConfigError("missing required key", file=file,
+                          key=f"{kp}.{'length' if length is None else 'start'}")
+    for key, value in (("all", all_), ("by", by)):
+        if value is not None and path is None:
+            raise ConfigError(f"{key} needs a path", key=f"{kp}.{key}", file=file)
+    if by is not None and (lang or base not in doc.localized):
+        raise ConfigError(f"by reads every language of a localized field: name it without "
+                          f"a language ({', '.join(sorted(doc.localized - set(doc.derived)))})",
+                          key=f"{kp}.by", file=file)
+    if by is not None and all_:
+        raise ConfigError("by already reads every match; leave out all", key=f"{kp}.all",
+                          file=file)
+    for key, check in (("by", xml_format.check_attribute), ("path", xml_format.check_path)):
+        try:
+            if spec.get(key) is not None:
+                check(spec[key])
+        except ValueError as exc:
+            raise ConfigError(str(exc), key=f"{kp}.{key}", file=file) from None
+    if path is not None and by is not None and xml_format.is_attribute(path):
+        raise ConfigError(f"{path!r} names an attribute; with by, the path names elements",
+                          key=f"{kp}.path", file=file)
+    if base in doc.localized and not lang and by is None:
+        raise ConfigError(f"{base!r} is localized: name one language ({base}.fr)"
+                          + (' or read them all with by = "lang"' if fmt == "xml" else ""),
+                          key=kp, file=file)
+    if not (given or start or path or spec.get("transforms")):
+        raise ConfigError({"csv": "give a column name, an index or a constant transform",
+                           "fixed": "give start and length, or a constant transform",
+                           "xml": "give a path or a constant transform"}[fmt],
+                          key=kp, file=file)
+    return FieldSpec(base, column, index, _chain(spec, kp, file), lang=lang or None,
+                     columns=tuple(columns or ()), indexes=tuple(indexes or ()), start=start,
+                     length=length, path=path, all=bool(all_), by=by, record=record)
+
+
+def _position(spec: Any, kp: str, fmt: str, file: str, name: str, record: str | None = None
+              ) -> FieldSpec:
+    """Where a multi-record line holds its type or a trailer its count: a CSV index, or
+    start and length."""
+    if not isinstance(spec, dict):
+        raise ConfigError("expected a table like { index = 0 }" if fmt == "csv" else
+                          "expected a table like { start = 1, length = 1 }", key=kp, file=file)
+    keys = ("index",) if fmt == "csv" else ("start", "length")
+    _known(spec, set(keys), kp, file)
+    for key in keys:
+        _req(spec, key, kp, file, int)
+    index = _get(spec, "index", kp, file, int, "a column index from 0", lambda v: v >= 0)
+    start = _get(spec, "start", kp, file, int, _START, _positive)
+    length = _get(spec, "length", kp, file, int, "a length of 1 or more", _positive)
+    return FieldSpec(name, None, index, (), start=start, length=length, record=record)
+
+
+def _records(table: Any, doc: DocumentType, fmt: str, file: str) -> RecordsSpec:
+    """``[records]``: where the type is, and per type its role, fields or count."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"expected a table, found {table!r}", key="records", file=file)
+    if "type" not in table:
+        raise ConfigError("missing required key", key="records.type", file=file)
+    where = _position(table["type"], "records.type", fmt, file, "record type")
+    types: list[RecordType] = []
+    for code, spec in table.items():
+        if code == "type":
+            continue
+        kp = f"records.{code}"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"expected a table [records.{code}], found {spec!r}", key=kp,
+                              file=file)
+        if not code or code != code.strip():
+            raise ConfigError("a record type is its code as the file writes it, without "
+                              "spaces around it", key=kp, file=file)
+        if where.length is not None and len(code) > where.length:
+            raise ConfigError(f"record type {code!r} is longer than the {where.length} "
+                              "character(s) records.type reads", key=kp, file=file)
+        _known(spec, {"role", "fields", "count"}, kp, file)
+        role = _req(spec, "role", kp, file)
+        if role not in ROLES:
+            raise ConfigError(f"{role!r} is not a record role", key=f"{kp}.role", file=file,
+                              hint="roles: " + ", ".join(ROLES))
+        fields: list[FieldSpec] = []
+        if "fields" in spec:
+            if role not in (HEADER, DETAIL):
+                raise ConfigError(f"a {role} record has no fields", key=f"{kp}.fields",
+                                  file=file)
+            fields = _fields(_table(spec, "fields", f"{kp}.fields", file), f"{kp}.fields",
+                             doc, fmt, False, file, code)
+        if role == DETAIL and not fields:
+            raise ConfigError(f"a detail record needs [records.{code}.fields.NAME] tables",
+                              key=f"{kp}.fields", file=file)
+        count = None
+        if "count" in spec:
+            if role != TRAILER:
+                raise ConfigError("only a trailer record has a count", key=f"{kp}.count",
+                                  file=file)
+            count = _position(spec["count"], f"{kp}.count", fmt, file, "count", code)
+        types.append(RecordType(code, role, tuple(fields), count))
+    for role in (HEADER, TRAILER):
+        codes = [t.code for t in types if t.role == role]
+        if len(codes) > 1:
+            raise ConfigError(f"a file has one {role} record type ({codes[0]} already is)",
+                              key=f"records.{codes[1]}.role", file=file)
+    if not any(t.role == DETAIL for t in types):
+        raise ConfigError('declare a detail record type: [records.L] role = "detail"',
+                          key="records", file=file)
+    header = {f.name: t.code for t in types if t.role == HEADER for f in t.fields}
+    for t in types:
+        for f in t.fields:
+            if t.role == DETAIL and f.name in header:
+                raise ConfigError(f"{f.name!r} is already read from the header record "
+                                  f"{header[f.name]}", key=f"records.{t.code}.fields.{f.key}",
+                                  file=file)
+    return RecordsSpec(where, tuple(types))
 
 
 @functools.cache

@@ -157,10 +157,11 @@ def test_missing_required_head_key(tmp_path: Path) -> None:
 
 
 def test_wrong_format_for_direction(tmp_path: Path) -> None:
-    err, path = load_error(tmp_path, READER.replace('format = "csv"', 'format = "xml"'))
+    err, path = load_error(tmp_path, WRITER.replace('format = "csv"', 'format = "fixed"'))
     assert err.key == "mapping.format"
-    assert str(err) == f"{path}: mapping.format: format 'xml' is not available for read mappings"
-    assert err.hint == "available: csv"
+    assert str(err) == (f"{path}: mapping.format: format 'fixed' is not available for write "
+                        "mappings")
+    assert err.hint == "available: csv, xml"
 
 
 def test_bad_direction(tmp_path: Path) -> None:

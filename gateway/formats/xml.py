@@ -1,0 +1,202 @@
+"""XML input, streamed one record element at a time, safe against hostile documents.
+
+``iterparse`` hands over each record element when it ends; it is then cleared and its
+earlier siblings deleted, so a 300 MB file is read in the memory of one record. The
+parser never loads a DTD, never goes to the network and never expands entities: a
+DOCTYPE that declares entities is refused, and libxml2's own limits stop entity
+amplification (the "billion laughs") with a located error.
+
+Field paths are ElementPath, relative to the record. The common ones (a child's tag,
+``name[@lang='fr']``, every ``category``) are read from one pass over the record's
+children instead of one search per field: that pass is what keeps a million-product
+catalogue fast.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from lxml import etree
+
+from ..errors import DataError, Problem
+
+XML_NS = "{http://www.w3.org/XML/1998/namespace}"
+_PREFIXES = {"xml": XML_NS[1:-1]}  # ``name[@xml:lang='fr']`` in a path
+_NAME = r"(?:\{[^}]*\})?[A-Za-z_][\w.\-]*"
+_QNAME = rf"(?:xml:)?{_NAME}"
+_TAG = re.compile(rf"({_NAME})\Z")
+_PREDICATE = re.compile(rf"({_NAME})\[@({_QNAME})=(['\"])([^'\"]*)\3\]\Z")
+_ATTRIBUTE = re.compile(rf"(?:(.+)/)?@({_QNAME})\Z")
+_RECORD = re.compile(rf"{_NAME}(?:/{_NAME})*\Z")
+
+
+def record_tag(path: str) -> str:
+    """The tag records are matched on: the last step of ``catalogue/product``."""
+    return str(re.findall(_NAME, path)[-1])
+
+
+def check_record(path: str) -> None:
+    if not _RECORD.match(path):
+        raise ValueError(f"{path!r} is not a path of element names like 'catalogue/product'")
+
+
+def attribute_name(name: str) -> str:
+    """``xml:lang`` is the attribute lxml calls ``{http://www.w3.org/XML/1998/namespace}lang``."""
+    return XML_NS + name[4:] if name.startswith("xml:") else name
+
+
+def check_attribute(name: str) -> None:
+    if not re.fullmatch(_QNAME, name):
+        raise ValueError(f"{name!r} is not an attribute name")
+
+
+def is_attribute(path: str) -> bool:
+    return _ATTRIBUTE.match(path) is not None
+
+
+def check_path(path: str) -> None:
+    """Raise ``ValueError`` unless ``path`` is ElementPath lxml accepts (``@x`` last)."""
+    attr = _ATTRIBUTE.match(path)
+    elements = attr.group(1) if attr else path
+    if elements:
+        try:
+            etree.Element("record").findall(elements, namespaces=_PREFIXES)
+        except SyntaxError as exc:
+            raise ValueError(f"{path!r} is not a valid element path: {exc}") from None
+        except KeyError:
+            raise ValueError(f"{path!r}: an attribute can only be the last step (a/@x)"
+                             ) from None
+
+
+def sources(fields: list[tuple[str, bool, str | None]]
+            ) -> tuple[list[str], list[str], dict[str, Any]]:
+    """For each field ``(path, all, by)`` the expression of its raw value over the record
+    element ``values``; and the prelude that indexes the record's children once (``T``:
+    tag → text of the first child; ``M``: tag → every child, for the tags read more than
+    once), with the names both use."""
+    multi = set()
+    for path, all_, by in fields:
+        pred = _PREDICATE.match(path)
+        if pred:
+            multi.add(pred.group(1))
+        elif _TAG.match(path) and (all_ or by):
+            multi.add(path)
+    exprs = []
+    uses_index = False
+    for path, all_, by in fields:
+        attr, pred, tag = _ATTRIBUTE.match(path), _PREDICATE.match(path), _TAG.match(path)
+        if attr:
+            elements, name = attr.group(1), attribute_name(attr.group(2))
+            if elements is None:
+                exprs.append(f"values.get({name!r})" if not all_ else
+                             f"_tuple((values.get({name!r}),))")
+            else:
+                fn = "_attributes" if all_ else "_attribute"
+                exprs.append(f"{fn}(values, {elements!r}, {name!r})")
+            continue
+        uses_index = uses_index or bool(pred or tag)
+        if by:
+            found = f"M.get({path!r})" if tag else f"values.findall({path!r}, _NS)"
+            exprs.append(f"_pairs({found}, {attribute_name(by)!r})")
+        elif pred:
+            exprs.append(f"_pick(M.get({pred.group(1)!r}), {attribute_name(pred.group(2))!r}, "
+                         f"{pred.group(4)!r})")
+        elif tag and all_:
+            exprs.append(f"_texts(M.get({path!r}))")
+        elif tag:
+            exprs.append(f"_first(M.get({path!r}))" if path in multi else f"T.get({path!r})")
+        elif all_:
+            exprs.append(f"_texts(values.findall({path!r}, _NS))")
+        else:
+            exprs.append(f"values.findtext({path!r}, None, _NS)")
+    prelude = []
+    if uses_index:
+        prelude = ["T = {}", "M = {}", "for c in values:", "    t = c.tag"]
+        if multi:
+            prelude += ["    if t in _MULTI:",
+                        "        m = M.get(t)",
+                        "        if m is None:",
+                        "            M[t] = [c]",
+                        "        else:",
+                        "            m.append(c)",
+                        "    elif t not in T:"]
+        else:
+            prelude += ["    if t not in T:"]
+        prelude += ["        T[t] = c.text or ''"]
+    env = {"_MULTI": frozenset(multi), "_pairs": _pairs, "_pick": _pick, "_texts": _texts,
+           "_first": _first, "_attribute": _attribute, "_attributes": _attributes,
+           "_tuple": _tuple, "_NS": _PREFIXES}
+    return exprs, prelude, env
+
+
+def _first(found: list[Any] | None) -> str | None:
+    return (found[0].text or "") if found else None
+
+
+def _pick(found: list[Any] | None, attr: str, value: str) -> str | None:
+    for e in found or ():
+        if e.get(attr) == value:
+            return e.text or ""
+    return None
+
+
+def _texts(found: list[Any] | None) -> tuple[str, ...] | None:
+    return tuple(e.text or "" for e in found) if found else None
+
+
+def _pairs(found: list[Any] | None, attr: str) -> tuple[tuple[str | None, str], ...] | None:
+    return tuple((e.get(attr), e.text or "") for e in found) if found else None
+
+
+def _attribute(el: Any, path: str, name: str) -> str | None:
+    found = el.find(path, _PREFIXES)
+    return None if found is None else found.get(name)
+
+
+def _attributes(el: Any, path: str, name: str) -> tuple[str, ...] | None:
+    return _tuple(tuple(e.get(name) for e in el.iterfind(path, _PREFIXES)))
+
+
+def _tuple(values: tuple[str | None, ...]) -> tuple[str, ...] | None:
+    kept = tuple(v for v in values if v is not None)
+    return kept or None
+
+
+def records(src: BinaryIO, path: str, file_name: str) -> Iterator[tuple[int, Any, bool]]:
+    """``(line, element, True)`` per record element (the row shape the mapping loops
+    take); each is cleared, with its earlier siblings, once the next one is asked for."""
+    context = etree.iterparse(src, events=("end",), tag=record_tag(path),
+                              resolve_entities=False, no_network=True, load_dtd=False,
+                              huge_tree=False, remove_comments=True, remove_pis=True)
+    first = True
+    try:
+        for _event, el in context:
+            if first:
+                _refuse_entities(el, file_name)
+                first = False
+            yield el.sourceline, el, True
+            el.clear(keep_tail=False)
+            parent = el.getparent()
+            if parent is not None:
+                while el.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position if exc.position else (0, 0)
+        message = exc.msg
+        if not line and exc.error_log.last_error is not None:  # libxml2's real cause
+            last = exc.error_log.last_error
+            line, column, message = last.line, last.column, last.message
+        raise DataError(Problem(f"not well-formed XML: {message}", line=line or None,
+                                column=column or None, file=file_name)) from None
+
+
+def _refuse_entities(el: Any, file_name: str) -> None:
+    """Entities are never expanded; a text that uses one would be read cut short."""
+    dtd = el.getroottree().docinfo.internalDTD
+    names = [e.name for e in dtd.entities()] if dtd is not None else []
+    if names:
+        raise DataError(Problem(
+            f"the DOCTYPE declares entities ({', '.join(names[:5])}); they are never "
+            "expanded, so the file is refused", line=el.sourceline, file=file_name))
