@@ -62,7 +62,7 @@ class CategoriesFlow(Flow):
             if cid in bad:
                 continue
             path, cur = [cid], items[cid][1].get("parent_id") or None
-            while cur is not None and cur not in bad and cur != cid and len(path) <= len(items):
+            while cur is not None and cur != cid and len(path) <= len(items):
                 path.append(cur)
                 cur = items[cur][1].get("parent_id") or None if cur in items else None
             if cur == cid:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..documents import to_text
 from ..formats.csv import CsvRowWriter
 from .compiled import compile_csv_rows, compile_xml_serializer
-from .transforms import Memo
+from .transforms import Memo, TransformError
 from .loader import Mapping
 
 if TYPE_CHECKING:
@@ -27,8 +27,10 @@ class RecordWriter:
     """Writes records through a writer mapping; ``close`` ends the document."""
 
     def __init__(self, mapping: Mapping, sink: BinaryIO, *, attributes: dict[str, str] | None
-                 = None, publisher: Publisher | None = None) -> None:
+                 = None, publisher: Publisher | None = None,
+                 on_problem: Callable[[int | None, str, str, str], None] | None = None) -> None:
         self.mapping = mapping
+        self.on_problem = on_problem
         self.sink = sink
         self.count = 0
         self.publisher = publisher
@@ -45,33 +47,30 @@ class RecordWriter:
             sink.write(f'<?xml version="1.0" encoding="{self._enc}"?>\n'
                        f"<{mapping.xml.root}{attrs}>\n".encode(self._enc))
 
-    def write(self, records: Iterable[dict[str, Any]], *, gated: bool = True) -> None:
-        """Write records; with a publisher, only those it says changed."""
-        if self.publisher is not None and gated:
-            self._write_delta(records)
-            return
-        if self._csv is not None:
-            build = self._csv_builder()
-            it = iter(records)
-            while rows := build(itertools.islice(it, 5000)):
-                self._csv.write_many(rows)  # 5,000 rows at a time: bounded memory
-                self.count += len(rows)
-            return
-        text, n = xml_records(self.mapping, self._plan, records)
-        self.count += n
-        self.sink.write(text.encode(self._enc))
-
-    def _csv_builder(self) -> Any:
-        build = self.mapping.compiled.get("csv")
-        if build is None:
-            build = self.mapping.compiled["csv"] = compile_csv_rows(
-                [(fname, memo) for _n, fname, memo in self._plan], self.mapping.doc.localized)
-        return build
-
-    def _write_delta(self, records: Iterable[dict[str, Any]]) -> None:
-        assert self.publisher is not None
+    def write(self, records: Iterable[dict[str, Any]], lines: Iterable[int] | None = None,
+              *, gated: bool = True) -> None:
+        """Write records, 5,000 at a time (bounded memory): those the mapping's ``where``
+        selects and, with a publisher, only those it says changed. A value a column's
+        transforms refuse drops that record from this output, reported with its line."""
         it = iter(records)
+        lit = iter(lines) if lines is not None else None
+        where = self.mapping.where
         while batch := list(itertools.islice(it, 5000)):
+            blines = list(itertools.islice(lit, len(batch))) if lit is not None else None
+            if where:
+                keep = [i for i, r in enumerate(batch)
+                        if all(to_text(r.get(f)) == v for f, v in where)]
+                if len(keep) != len(batch):
+                    batch = [batch[i] for i in keep]
+                    blines = [blines[i] for i in keep] if blines is not None else None
+            try:
+                self._write_batch(batch, gated)
+            except TransformError:
+                good = self._isolate(batch, blines)
+                self._write_batch(good, gated)
+
+    def _write_batch(self, batch: list[dict[str, Any]], gated: bool) -> None:
+        if self.publisher is not None and gated:
             if self._csv is not None:
                 rows = self._csv_builder()(batch)
                 send = self.publisher.filter(batch, rows)
@@ -81,6 +80,38 @@ class RecordWriter:
                 text, _ = xml_records(self.mapping, self._plan, [batch[i] for i in send])
                 self.sink.write(text.encode(self._enc))
             self.count += len(send)
+        elif self._csv is not None:
+            rows = self._csv_builder()(batch)
+            self._csv.write_many(rows)
+            self.count += len(rows)
+        else:
+            text, n = xml_records(self.mapping, self._plan, batch)
+            self.count += n
+            self.sink.write(text.encode(self._enc))
+
+    def _isolate(self, batch: list[dict[str, Any]], lines: list[int] | None
+                 ) -> list[dict[str, Any]]:
+        """The records every column accepts; each refused one is reported once."""
+        good = []
+        for i, rec in enumerate(batch):
+            for name, fname, memo in self._plan:
+                try:
+                    memo(_value(rec, fname))
+                except TransformError as exc:
+                    if self.on_problem is not None:
+                        self.on_problem(lines[i] if lines else None, name, str(exc),
+                                        to_text(_value(rec, fname)))
+                    break
+            else:
+                good.append(rec)
+        return good
+
+    def _csv_builder(self) -> Any:
+        build = self.mapping.compiled.get("csv")
+        if build is None:
+            build = self.mapping.compiled["csv"] = compile_csv_rows(
+                [(fname, memo) for _n, fname, memo in self._plan], self.mapping.doc.localized)
+        return build
 
     def write_withdrawn(self) -> None:
         """After the last record of a full export: what the channel published before and
@@ -126,6 +157,13 @@ def plan(mapping: Mapping) -> Plan:
         out.append((c.name, c.field, Memo(steps)))
     mapping.compiled["plan"] = out
     return out
+
+
+def _value(rec: dict[str, Any], fname: str | None) -> Any:
+    if not fname:
+        return None
+    base, _, lang = fname.partition(".")
+    return (rec.get(base) or {}).get(lang) if lang else rec.get(fname)
 
 
 def text_rows(mapping: Mapping, records: list[dict[str, Any]]) -> list[list[str]]:

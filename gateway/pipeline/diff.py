@@ -9,6 +9,7 @@ records it would send.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,13 +48,17 @@ class DiffReport:
     outputs: list[ChannelDiff]
 
 
-class _NullSink:
+class _NullSink(io.RawIOBase):
     """An output that goes nowhere: a diff writes nothing."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.size = 0
 
-    def write(self, data: bytes) -> int:
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
         self.size += len(data)
         return len(data)
 

@@ -74,8 +74,8 @@ def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_nam
     pending: deque[Callable[[], CheckedChunk]] = deque()
     chunk: Chunk = []
     # the XSD names canonical elements; the sender knows the columns of its own file
-    labels = {f.name: f.column or f"column {f.index + 1}" for f in mapping.fields
-              if f.column is not None or f.index is not None}
+    labels = {f.name: ", ".join(g.label for g in mapping.fields if g.name == f.name)
+              for f in mapping.fields}  # a field from several places (languages) names all
     for item in read_records(mapping, src, file_name, problems):
         chunk.append(item)
         if len(chunk) >= CHUNK:
@@ -174,7 +174,9 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                                   keep_changes=keep_changes)
         attributes = {"exchange": str(x.id), "source": x.file_name} if provenance else None
         writers.append((out, m, sink, RecordWriter(m, sink, attributes=attributes,
-                                                   publisher=publisher)))
+                                                   publisher=publisher,
+                                                   on_problem=_output_problem(problems, x,
+                                                                              out.name))))
     try:
         with (nullcontext(source) if source is not None
               else ctx.archive.open(x.sha256)) as raw:
@@ -184,16 +186,21 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                 if not checked.valid:
                     continue
                 records = [rec for _, rec in checked.valid]
+                lines = [line for line, _ in checked.valid]
                 outcome.accepted += len(records)
-                applied = flow.apply(records, [line for line, _ in checked.valid])
+                applied = flow.apply(records, lines)
                 body = checked.body if applied is records else None
+                if applied is not records:
+                    kept = {id(r) for r in applied}
+                    lines = [ln for ln, r in zip(lines, records, strict=True) if id(r) in kept]
                 records = applied
                 for _out, m, _sink, w in writers:
                     if m.view in flow.streaming_views:
-                        if body is not None and w.is_canonical and w.publisher is None:
+                        if (body is not None and w.is_canonical and w.publisher is None
+                                and not m.where):
                             w.write_canonical_body(body, len(records))
                         else:
-                            w.write(records)
+                            w.write(records, lines)
         flow.finish()
         outcome.accepted -= flow.dropped
         if outcome.accepted > 0:
@@ -235,6 +242,17 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
         blob = sink.finish()
         outcome.outputs.append((out.name, output_name(out.filename, x=x, channel=out.name,
                                                       ext=m.extension), blob))
+
+
+def _output_problem(problems: ProblemSink, x: Exchange, channel: str
+                    ) -> Callable[[int | None, str, str, str], None]:
+    """A value one output's mapping refuses: that record is left out of that output only,
+    so the line is reported but not counted as rejected."""
+    def report(line: int | None, column: str, message: str, value: str) -> None:
+        problems.add_output_problem(Problem(f"{message} (left out of {channel})", line=line,
+                                            field=column, value=value, file=x.file_name,
+                                            exchange_id=x.id))
+    return report
 
 
 def _finish(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
