@@ -33,7 +33,7 @@ path = "outbox/erp"
 
 [endpoints.shop_out]
 path = "outbox/shop"
-
+{catalogue}
 # ERP stock export -> canonical stock; acknowledgements go back to the ERP.
 [channels.erp_stock_in]
 direction = "in"
@@ -62,20 +62,82 @@ mapping = "canonical_stock_xml"
 filename = "stock_{{exchange}}.xml"
 """
 
+# Channels of one endpoint are taken in this order: the category tree before the products
+# that refer to it.
+CATALOGUE_CHANNELS = """
+# ERP families -> the category tree (a full export: absent categories are withdrawn)
+[channels.erp_categories_in]
+direction = "in"
+endpoint = "erp_in"
+pattern = "categories_*.csv"
+document = "categories"
+mapping = "erp_categories_csv"
+ack_endpoint = "erp_out"
+export = "full"
+settle = "move"
+
+# ERP articles -> catalogue, each product checked against the category tree
+[channels.erp_catalogue_in]
+direction = "in"
+endpoint = "erp_in"
+pattern = "catalogue_*.csv"
+document = "catalogue"
+mapping = "erp_catalogue_csv"
+ack_endpoint = "erp_out"
+export = "full"
+settle = "move"
+
+# ERP price lists -> prices (older never overwrites newer)
+[channels.erp_prices_in]
+direction = "in"
+endpoint = "erp_in"
+pattern = "prices_*.csv"
+document = "prices"
+mapping = "erp_prices_csv"
+ack_endpoint = "erp_out"
+settle = "move"
+
+[channels.shop_categories_csv]
+direction = "out"
+endpoint = "shop_out"
+document = "categories"
+mapping = "prestashop_categories_csv"
+filename = "categories_{{exchange}}.csv"
+
+# only new, changed and withdrawn products reach the shop
+[channels.shop_products_csv]
+direction = "out"
+endpoint = "shop_out"
+document = "catalogue"
+mapping = "prestashop_products_csv"
+filename = "products_{{exchange}}.csv"
+publish = "delta"
+
+[channels.shop_prices_csv]
+direction = "out"
+endpoint = "shop_out"
+document = "prices"
+mapping = "prestashop_prices_csv"
+filename = "prices_{{exchange}}.csv"
+publish = "delta"
+"""
+
 FOLDERS = ("inbox/erp", "inbox/shop", "outbox/erp", "outbox/shop")
 
 
 def local_workspace(root: Path, *, poll_interval: str = "200ms", min_age: str = "0s",
                     batch_size: int = 200, pattern: str = "stock_*.csv", settle: str = "move",
-                    extra_in: str = "") -> Path:
+                    extra_in: str = "", catalogue: bool = False) -> Path:
     """Write a stock workspace (folders and ``gateway.toml``); the demo, the tests and the
-    benchmarks all start from it. ``extra_in`` adds keys to the input channel."""
+    benchmarks all start from it. ``extra_in`` adds keys to the stock input channel;
+    ``catalogue`` adds the categories, catalogue and prices channels."""
     for sub in FOLDERS:
         (root / sub).mkdir(parents=True, exist_ok=True)
     config = root / "gateway.toml"
     config.write_text(CONFIG_TEMPLATE.format(
         poll_interval=poll_interval, min_age=min_age, batch_size=batch_size, pattern=pattern,
-        settle=settle, extra_in=extra_in), encoding="utf-8")
+        settle=settle, extra_in=extra_in,
+        catalogue=CATALOGUE_CHANNELS.format() if catalogue else ""), encoding="utf-8")
     return config
 
 
@@ -95,6 +157,34 @@ PARTIAL = HEADER + (
     "TAPIS-LAINE;MAGASIN;7,000;31/11/2026 09:15\r\n"
     "COUSSIN-LIN;ENTREPÔT;40,000;28/11/2026 09:15\r\n"
 )
+CATEGORIES = (
+    "CODE_FAMILLE;CODE_PARENT;LIBELLE_FR;LIBELLE_EN;ORDRE;ACTIF\r\n"
+    "FAM01;;Maison;Home;1;O\r\n"
+    "FAM02;FAM01;Mobilier;Furniture;1;O\r\n"
+    "FAM03;FAM01;Luminaires;Lighting;2;O\r\n"
+    "FAM04;FAM02;Chaises;Chairs;1;O\r\n"
+    "FAM05;FAM02;Tables;Tables;2;O\r\n"
+)
+CATALOGUE = (
+    "ARTICLE;EAN;DESIGNATION_FR;DESIGNATION_EN;RESUME_FR;DESCRIPTION_FR;DESCRIPTION_EN;"
+    "MARQUE;FAMILLES;CODE_TVA;POIDS;UNITE_POIDS;ACTIF;SEUIL_REAPPRO\r\n"
+    "CHAISE-ÉTÉ-01;3760123450010;Chaise d'été;Summer chair;Chêne massif;"
+    "Chaise en chêne massif, assise tressée.;Solid oak chair, woven seat.;Atelier Dupré;"
+    "FAM04;N20;4,500;kg;O;10\r\n"
+    "TABLE-CHÊNE-180;96385074;Table en chêne 180 cm;Oak table 180 cm;;"
+    "Plateau huilé.;Oiled top.;Atelier Dupré;FAM05;N20;38,000;kg;O;2\r\n"
+    "LAMPE-LAITON;036000291452;Lampe en laiton;Brass lamp;;Abat-jour lin.;Linen shade.;"
+    "Lumen;FAM03;N20;1,200;kg;O;5\r\n"
+    "TAPIS-LAINE;;Tapis en laine;Wool rug;;;;Lumen;FAM09;N20;6,000;kg;O;\r\n"
+)
+PRICES = (
+    "ARTICLE;TARIF;DEVISE;PRIX_HT;PRIX_TTC;DEBUT;FIN;PRIX_PROMO;DEBUT_PROMO;FIN_PROMO;"
+    "DATE_MAJ\r\n"
+    "CHAISE-ÉTÉ-01;GÉNÉRAL;EUR;74,92;89,90;01/01/2026;;79,90;20/11/2026;30/11/2026;"
+    "28/11/2026 08:00\r\n"
+    "TABLE-CHÊNE-180;GÉNÉRAL;EUR;749,17;899,00;;;;;;28/11/2026 08:00\r\n"
+    "LAMPE-LAITON;GÉNÉRAL;EUR;104,08;124,90;01/12/2026;30/11/2026;;;;28/11/2026 08:00\r\n"
+)
 WRONG_COLUMNS = "ARTICLE;DEPOT;QUANTITE;DATE_MAJ\r\nCHAISE-ÉTÉ-01;MAGASIN;9,000;28/11/2026 09:30\r\n"
 
 
@@ -113,9 +203,11 @@ def create_workspace(target: Path) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True, exist_ok=True)
     (target / MARKER).write_text("created by 'gateway demo'; safe to delete\n")
-    local_workspace(target)
+    local_workspace(target, catalogue=True)
     erp = target / "inbox/erp"
-    files = {"stock_20261128_0900.csv": GOOD, "stock_20261128_0915.csv": PARTIAL,
+    files = {"categories_20261128.csv": CATEGORIES, "catalogue_20261128.csv": CATALOGUE,
+             "prices_20261128.csv": PRICES,
+             "stock_20261128_0900.csv": GOOD, "stock_20261128_0915.csv": PARTIAL,
              "stock_20261128_0930.csv": WRONG_COLUMNS,
              "stock_20261128_0900_resent.csv": GOOD}
     for name, text in files.items():

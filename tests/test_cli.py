@@ -634,37 +634,59 @@ def test_demo_creates_a_workspace_and_summarises(tmp_path: Path) -> None:
     r = runner.invoke(app, ["demo", str(target)])
     assert r.exit_code == 0, r.output
     out = lines(r.stdout)
-    assert out[-2:] == [
-        "received 4, produced 4, rejected 1, duplicates 1, acknowledged 4, delivered 8",
-        f"next: cd {target} && gateway rejected list && gateway status"]
+    summary = "received 7, produced 7, rejected 1, duplicates 1, acknowledged 7, delivered 14"
+    assert out[-2:] == [summary,
+                        f"next: cd {target} && gateway rejected list && gateway status"]
     header, rows = table(r.stdout)
     assert header == ["id", "file received", "result", "accepted", "rejected", "produced",
                       "ack"]
     assert rows == [
-        ["1", "stock_20261128_0900.csv", "accepted", "5", "0",
-         "stock_000001.csv, stock_000001.xml", "ACK_stock_20261128_0900_000001.xml"],
-        ["2", "stock_20261128_0900_resent.csv", "duplicate", "0", "0", "-",
-         "ACK_stock_20261128_0900_resent_000002.xml"],
-        ["3", "stock_20261128_0915.csv", "partial", "2", "3",
-         "stock_000003.csv, stock_000003.xml", "ACK_stock_20261128_0915_000003.xml"],
-        ["4", "stock_20261128_0930.csv", "rejected", "0", "0", "-",
-         "ACK_stock_20261128_0930_000004.xml"]]
+        ["1", "categories_20261128.csv", "accepted", "5", "0", "categories_000001.csv",
+         "ACK_categories_20261128_000001.xml"],
+        ["2", "catalogue_20261128.csv", "partial", "3", "1", "products_000002.csv",
+         "ACK_catalogue_20261128_000002.xml"],
+        ["3", "prices_20261128.csv", "partial", "2", "1", "prices_000003.csv",
+         "ACK_prices_20261128_000003.xml"],
+        ["4", "stock_20261128_0900.csv", "accepted", "5", "0",
+         "stock_000004.csv, stock_000004.xml", "ACK_stock_20261128_0900_000004.xml"],
+        ["5", "stock_20261128_0900_resent.csv", "duplicate", "0", "0", "-",
+         "ACK_stock_20261128_0900_resent_000005.xml"],
+        ["6", "stock_20261128_0915.csv", "partial", "2", "3",
+         "stock_000006.csv, stock_000006.xml", "ACK_stock_20261128_0915_000006.xml"],
+        ["7", "stock_20261128_0930.csv", "rejected", "0", "0", "-",
+         "ACK_stock_20261128_0930_000007.xml"]]
     assert (target / "gateway.toml").is_file() and (target / ".gateway-demo").is_file()
     assert sorted(p.name for p in (target / "outbox/shop").iterdir()) == [
-        "stock_000001.csv", "stock_000001.xml", "stock_000003.csv", "stock_000003.xml"]
+        "categories_000001.csv", "prices_000003.csv", "products_000002.csv",
+        "stock_000004.csv", "stock_000004.xml", "stock_000006.csv", "stock_000006.xml"]
+    shop = target / "outbox/shop"
+    # files a shop imports: the tree parents first, products with the shop's category and
+    # tax ids, prices; the product in an unknown family and the price ending before it
+    # starts are left out, and said so in the ERP's acknowledgements
+    assert [r.split(";")[:4] for r in
+            (shop / "categories_000001.csv").read_text(encoding="utf-8").splitlines()[1:]] \
+        == [["3", "1", "Maison", ""], ["4", "1", "Mobilier", "3"],
+            ["5", "1", "Luminaires", "3"], ["6", "1", "Chaises", "4"],
+            ["7", "1", "Tables", "4"]]
+    assert [r.split(";")[3:6] for r in
+            (shop / "products_000002.csv").read_text(encoding="utf-8").splitlines()[1:]] \
+        == [["6", "1", "CHAISE-ÉTÉ-01"], ["7", "1", "TABLE-CHÊNE-180"],
+            ["5", "1", "LAMPE-LAITON"]]
+    assert (shop / "prices_000003.csv").read_text(encoding="utf-8").splitlines()[1:] == [
+        "CHAISE-ÉTÉ-01;74.92;89.90", "TABLE-CHÊNE-180;749.17;899.00"]
     assert sorted(p.name for p in (target / "inbox/erp/processed").iterdir()) == [
+        "catalogue_20261128.csv", "categories_20261128.csv", "prices_20261128.csv",
         "stock_20261128_0900.csv", "stock_20261128_0900_resent.csv",
         "stock_20261128_0915.csv", "stock_20261128_0930.csv"]
     # the workspace it made is a working one
     r = runner.invoke(app, ["--config", str(target / "gateway.toml"), "rejected", "list",
                             "--json"])
     assert [(d["id"], d["file"]) for d in json.loads(r.stdout)] == [
-        (4, "stock_20261128_0930.csv")]
+        (7, "stock_20261128_0930.csv")]
     # run again in the same place: recreated, same summary
     r = runner.invoke(app, ["demo", str(target)])
     assert r.exit_code == 0
-    assert lines(r.stdout)[-2] == ("received 4, produced 4, rejected 1, duplicates 1, "
-                                   "acknowledged 4, delivered 8")
+    assert lines(r.stdout)[-2] == summary
 
 
 def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from ..errors import Problem
@@ -159,7 +160,7 @@ def _compile_per_record(fields: list[tuple[str | None, Memo]], result: str, ret:
     """A loop over records that turns each field into its text ``t0, t1…`` through its
     memo, then runs ``result`` (which appends them) and finally ``ret``. Fields in
     ``unhashable`` (whole localized fields: dicts) skip the memo lookup."""
-    env: dict[str, Any] = {"MISS": MISS, "NOTHING": {}}
+    env: dict[str, Any] = {"MISS": MISS, "NOTHING": {}, "Decimal": Decimal}
     lines = ["def build(records):",
              "    out = []",
              "    append = out.append",
@@ -171,8 +172,11 @@ def _compile_per_record(fields: list[tuple[str | None, Memo]], result: str, ret:
         if fname in unhashable:
             lines += [f"        t{i} = m{i}({src})"]
             continue
+        # a decimal's key carries its exponent: 0 and 0.000 are equal, spelled apart
         lines += [f"        v{i} = {src}",
-                  f"        t{i} = g{i}(v{i}, MISS)",
+                  f"        k{i} = v{i} if v{i}.__class__ is not Decimal else"
+                  f" (v{i}, v{i}.as_tuple().exponent)",
+                  f"        t{i} = g{i}(k{i}, MISS)",
                   f"        if t{i} is MISS:",
                   f"            t{i} = m{i}(v{i})"]
     lines += [f"        {result}", f"    return {ret}"]

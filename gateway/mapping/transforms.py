@@ -727,6 +727,18 @@ class Failed:
 MISS = object()
 
 
+def memo_key(value: Any) -> Any:
+    """The key a value is memoised under. Equal decimals may be spelled differently
+    (``0`` and ``0.000`` are equal and hash alike) and a writer must keep each spelling,
+    so a decimal's key carries its exponent; True is not 1, nor 1 True."""
+    cls = value.__class__
+    if cls is Decimal:
+        return (value, value.as_tuple().exponent)
+    if cls is bool:
+        return (bool, value)
+    return value
+
+
 class Memo:
     """A field's transforms, memoised by input value.
 
@@ -743,8 +755,9 @@ class Memo:
         self.cache: dict[Any, Any] = {}
         self.limit = limit
 
-    def compute(self, value: Any) -> Any:
-        """Run the chain; return the result or a ``Failed``, and remember it."""
+    def compute(self, value: Any, key: Any = MISS) -> Any:
+        """Run the chain; return the result or a ``Failed``, and remember it (under
+        ``key``, when the value alone is not a faithful key: see ``memo_key``)."""
         result: Any = value
         try:
             for fn in self.chain:
@@ -754,17 +767,18 @@ class Memo:
         try:
             if len(self.cache) >= self.limit:
                 self.cache.clear()
-            self.cache[value] = result
+            self.cache[value if key is MISS else key] = result
         except TypeError:  # unhashable value: not memoised
             pass
         return result
 
     def __call__(self, value: Any) -> Any:
+        key = memo_key(value)
         try:
-            hit = self.cache.get(value, MISS)
+            hit = self.cache.get(key, MISS)
         except TypeError:
             hit = MISS
-        result = self.compute(value) if hit is MISS else hit
+        result = self.compute(value, key) if hit is MISS else hit
         if result.__class__ is Failed:
             raise TransformError(result.message)
         return result
