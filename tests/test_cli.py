@@ -31,7 +31,8 @@ BAD_HEADER = stock_csv("TAPIS;MAGASIN;7,000;28/11/2026 09:00",
 PARTIAL = stock_csv("A-1;MAIN;1,000;28/11/2026 09:15",
                     "B-2;MAIN;deux;28/11/2026 09:15")
 MISSING_QTE = ("column 'QTE_VIRTUELLE' is missing from the header "
-               "(found: ARTICLE, DEPOT, QTE, DATE_MAJ)")
+               "(found: ARTICLE, DEPOT, QTE, DATE_MAJ; mapping erp_stock_csv.toml, "
+               "fields.quantity)")
 
 
 @pytest.fixture(autouse=True)

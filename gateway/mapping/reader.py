@@ -119,11 +119,13 @@ def _csv_steps(mapping: Mapping, header: list[str] | None, file_name: str) -> li
         for i, name in enumerate(header):
             positions.setdefault(name, i)
         wanted = {c for f in mapping.fields for c in (f.column, *f.columns) if c is not None}
-        for name in wanted:
-            if name not in positions:
-                raise DataError(Problem(
-                    f"column {name!r} is missing from the header "
-                    f"(found: {', '.join(header)})", line=1, field=name, file=file_name))
+        for f in mapping.fields:  # in the mapping's order: the first missing one is named
+            for name in (f.column, *f.columns):
+                if name is not None and name not in positions:
+                    raise DataError(Problem(
+                        f"column {name!r} is missing from the header "
+                        f"(found: {', '.join(header)}; mapping {mapping.path.name}, "
+                        f"fields.{f.key})", line=1, field=name, file=file_name))
         if mapping.csv.strict_columns:
             for name in header:
                 if name not in wanted:

@@ -128,7 +128,8 @@ CASES = [
                                      header="ARTICLE;DEPOT;DATE_MAJ\r\n"),
          "rejected", (0, 0, 0),
          [(1, "QTE_VIRTUELLE", None, "column 'QTE_VIRTUELLE' is missing from the header "
-           "(found: ARTICLE, DEPOT, DATE_MAJ)")], None),
+           "(found: ARTICLE, DEPOT, DATE_MAJ; mapping erp_stock_csv.toml, fields.quantity)")],
+         None),
     Case("extra_column", stock_csv(A1 + ";x",
                                    header="ARTICLE;DEPOT;QTE_VIRTUELLE;DATE_MAJ;EXTRA\r\n"),
          "rejected", (0, 0, 0),
