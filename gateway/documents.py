@@ -39,16 +39,28 @@ class DocumentType:
     # what a withdrawn record (held before, absent from a full export) is published as;
     # None: withdrawals are reported, never written (a shop cannot have "no price")
     withdrawn: tuple[tuple[str, object], ...] | None = None
+    # repeated sub-records (an order's lines): field → (item element, its fields); the
+    # record holds a tuple of dicts, written <line>…</line> per item inside the record
+    groups: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     def schema_path(self, schemas_dir: Path) -> Path:
         return schemas_dir / self.schema
+
+    def group(self, name: str) -> tuple[str, tuple[str, ...]] | None:
+        for gname, item, fields in self.groups:
+            if gname == name:
+                return item, fields
+        return None
 
     def key_of(self, view: str) -> tuple[str, ...]:
         return dict(self.keys).get(view, ())
 
     def has_field(self, path: str) -> bool:
-        """``name`` or, for a localized field, ``name.fr``."""
+        """``name``, ``name.fr`` for a localized field, ``lines.sku`` for a group's field."""
         base, _, lang = path.partition(".")
+        grp = self.group(base)
+        if grp is not None:
+            return not lang or lang in grp[1]
         if lang:
             return base in self.localized or base in self.derived_localized
         return base in self.fields or base in self.derived
@@ -97,6 +109,47 @@ DOCUMENTS: dict[str, DocumentType] = {
         withdrawn=None,
     ),
 }
+
+
+_ADDRESS = ("name", "company", "street", "street2", "zip", "city", "country", "phone")
+_CUSTOMER = ("customer_id", "customer_number", "email", "customer_name", "company", "vat_id",
+             "phone")
+
+DOCUMENTS.update({
+    # shop → ERP: one record per order, its lines and order-level discounts inside
+    "orders": DocumentType(
+        name="orders", schema="orders.xsd", root="orders", record="order",
+        fields=("shop", "number", "shop_order_id", "created_at", "paid_at", "cancelled_at",
+                "currency", "payment_status", *_CUSTOMER,
+                *(f"billing_{a}" for a in _ADDRESS), *(f"delivery_{a}" for a in _ADDRESS),
+                "shipping_method", "shipping_amount", "shipping_tax", "subtotal", "tax_total",
+                "total", "lines", "discounts"),
+        groups=(("lines", "line", ("line_number", "sku", "name", "quantity", "unit_price",
+                                   "tax_rate", "discount_amount", "discount_percent",
+                                   "promotion_code")),
+                ("discounts", "discount", ("code", "amount", "spread"))),
+        derived=("customer_status",),
+        views=("records", "customer_updates", "replenishment"),
+        keys=(("records", ("shop", "number")),),
+    ),
+    # ERP → gateway: the customer master, to match shop customers
+    "customers": DocumentType(
+        name="customers", schema="customers.xsd", root="customers", record="customer",
+        fields=("number", "email", "vat_id", "name", "company", "phone",
+                *(f"billing_{a}" for a in _ADDRESS), *(f"delivery_{a}" for a in _ADDRESS)),
+        keys=(("records", ("number",)),),
+    ),
+    # ERP → gateway: what the ERP did with each order line
+    "order_status": DocumentType(
+        name="order_status", schema="order_status.xsd", root="order_status",
+        record="status",
+        fields=("shop", "number", "line_number", "sku", "status", "quantity_confirmed",
+                "quantity_backordered", "expected_date", "reason_code", "reason_text",
+                "as_of"),
+        views=("records", "backorders"),
+        keys=(("records", ("shop", "number", "line_number")),),
+    ),
+})
 
 
 def document(name: str, *, key: str = "document", file: str | None = None) -> DocumentType:

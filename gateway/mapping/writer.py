@@ -110,7 +110,7 @@ class RecordWriter:
         build = self.mapping.compiled.get("csv")
         if build is None:
             build = self.mapping.compiled["csv"] = compile_csv_rows(
-                [(fname, memo) for _n, fname, memo in self._plan], self.mapping.doc.localized)
+                [(fname, memo) for _n, fname, memo in self._plan], unhashable(self.mapping))
         return build
 
     def write_withdrawn(self) -> None:
@@ -152,11 +152,30 @@ def plan(mapping: Mapping) -> Plan:
     out: Plan = []
     for c in mapping.columns:
         steps = [*c.chain, _text]
+        group = mapping.doc.group(c.field) if c.field else None
         if mapping.format == "xml":
-            steps = [*c.chain, _fragment_of(c.name)]
+            steps = [*c.chain, _group_fragment(*group) if group else _fragment_of(c.name)]
         out.append((c.name, c.field, Memo(steps)))
     mapping.compiled["plan"] = out
     return out
+
+
+def unhashable(mapping: Mapping) -> frozenset[str]:
+    """Fields whose values are dicts (localized) or tuples of dicts (groups)."""
+    doc = mapping.doc
+    return doc.localized | {g for g, _item, _f in doc.groups}
+
+
+def _group_fragment(item: str, fields: tuple[str, ...]) -> Any:
+    """An order's lines → ``<line><sku>…</sku>…</line>`` per line, in the XSD's order."""
+    def fragment(value: Any) -> str:
+        out = []
+        for sub in value or ():
+            inner = "".join(f"<{f}>{xml_escape(to_text(v))}</{f}>" for f in fields
+                            if (v := sub.get(f)) not in (None, ""))
+            out.append(f"<{item}>{inner}</{item}>")
+        return "".join(out)
+    return fragment
 
 
 def _value(rec: dict[str, Any], fname: str | None) -> Any:
@@ -171,7 +190,7 @@ def text_rows(mapping: Mapping, records: list[dict[str, Any]]) -> list[list[str]
     build = mapping.compiled.get("texts")
     if build is None:
         fields = [(c.field, Memo([*c.chain, _text])) for c in mapping.columns]
-        build = mapping.compiled["texts"] = compile_csv_rows(fields, mapping.doc.localized)
+        build = mapping.compiled["texts"] = compile_csv_rows(fields, unhashable(mapping))
     return build(records)  # type: ignore[no-any-return]
 
 
@@ -224,5 +243,5 @@ def xml_records(mapping: Mapping, plan: Plan, records: Iterable[dict[str, Any]]
     if serialise is None:
         serialise = mapping.compiled["xml"] = compile_xml_serializer(
             mapping.xml.record, [(fname, memo) for _n, fname, memo in plan],
-            mapping.doc.localized)
+            unhashable(mapping))
     return serialise(records)  # type: ignore[no-any-return]
