@@ -11,11 +11,12 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 from .errors import ConfigError
-from .model import Direction, ExportScope, Folder, PublishMode, SettleMode
+from .model import Direction, ExportScope, Folder, PaymentRule, PublishMode, SettleMode
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -82,6 +83,11 @@ class Channel:
     watch: bool = True          # …or as soon as a local folder changes (and every poll)
     export: ExportScope = ExportScope.CHANGES  # in: does a file hold every record?
     publish: PublishMode = PublishMode.FULL    # out: every record, or only changes
+    payment: PaymentRule = PaymentRule.PAID    # in (orders): forwarded once paid, or…
+    prices_include_tax: bool = True            # in (orders): line prices are gross
+    safety_buffer: Decimal = Decimal(0)        # out (stock): kept back from the shop
+    reorder_point: Decimal | None = None       # out (replenishment): default per SKU
+    reorder_target: Decimal | None = None      # out (replenishment): level to refill to
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,8 @@ class Config:
     schemas_dir: Path
     poll_interval: float
     batch_size: int
+    in_flight_horizon: float = 48 * 3600.0  # an order the ERP never confirmed stops
+    #                                         counting against the stock after this long
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
 
@@ -114,6 +122,20 @@ class Config:
             raise ConfigError(f"no channel named {name!r}", key="channels",
                               hint="known channels: " + ", ".join(sorted(self.channels))
                               ) from None
+
+
+def _quantity(sec: _Section, name: str, file: str) -> Decimal | None:
+    """A quantity given as a number or a text (``"2.5"``): exact, never negative."""
+    raw = sec.get(name, (str, int), None)
+    if raw is None:
+        return None
+    try:
+        value = Decimal(str(raw).strip())
+    except ArithmeticError:
+        raise ConfigError(f"{raw!r} is not a number", key=sec.k(name), file=file) from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(f"{raw!r} must be a number, 0 or more", key=sec.k(name), file=file)
+    return value
 
 
 def parse_duration(value: Any, key: str, file: str) -> float:
@@ -224,6 +246,8 @@ def load(path: Path | str) -> Config:
     poll = parse_duration(gw.get("poll_interval", (str, int, float), "2s"),
                           "gateway.poll_interval", file)
     batch_size = gw.get("batch_size", int, 200)
+    horizon = parse_duration(gw.get("in_flight_horizon", (str, int, float), "48h"),
+                             "gateway.in_flight_horizon", file)
     if batch_size < 1:
         raise ConfigError("must be at least 1", key="gateway.batch_size", file=file)
     default_min_age = parse_duration(gw.get("min_age", (str, int, float), "5s"),
@@ -279,6 +303,11 @@ def load(path: Path | str) -> Config:
             order=_order(sec, file),
             export=sec.choice("export", ExportScope, ExportScope.CHANGES),
             publish=sec.choice("publish", PublishMode, PublishMode.FULL),
+            payment=sec.choice("payment", PaymentRule, PaymentRule.PAID),
+            prices_include_tax=sec.get("prices_include_tax", bool, True),
+            safety_buffer=_quantity(sec, "safety_buffer", file) or Decimal(0),
+            reorder_point=_quantity(sec, "reorder_point", file),
+            reorder_target=_quantity(sec, "reorder_target", file),
             **_cadence(sec, endpoints[endpoint], file),
         )
         for src in ch.sources:
@@ -290,6 +319,7 @@ def load(path: Path | str) -> Config:
     top.finish()
     cfg = Config(path=path, workspace=workspace, mappings_dirs=mappings_dirs,
                  schemas_dir=schemas_dir, poll_interval=poll, batch_size=batch_size,
+                 in_flight_horizon=horizon,
                  endpoints=endpoints, channels=channels)
     _check_mappings(cfg, file)
     return cfg

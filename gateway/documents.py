@@ -42,6 +42,8 @@ class DocumentType:
     # repeated sub-records (an order's lines): field → (item element, its fields); the
     # record holds a tuple of dicts, written <line>…</line> per item inside the record
     groups: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # views whose records are not this document's (a replenishment request): their fields
+    view_fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def schema_path(self, schemas_dir: Path) -> Path:
         return schemas_dir / self.schema
@@ -51,6 +53,10 @@ class DocumentType:
             if gname == name:
                 return item, fields
         return None
+
+    def fields_of(self, view: str) -> tuple[str, ...] | None:
+        """The fields of a view whose records are not this document's; else None."""
+        return dict(self.view_fields).get(view)
 
     def key_of(self, view: str) -> tuple[str, ...]:
         return dict(self.keys).get(view, ())
@@ -74,12 +80,19 @@ class DocumentType:
         return self.fields + self.derived
 
 
+# records of views that are documents of their own (schemas/replenishment.xsd, backorders.xsd)
+REPLENISHMENT = ("sku", "projected", "reorder_point", "target", "quantity", "reason", "at")
+BACKORDER = ("shop", "number", "line_number", "sku", "status", "quantity_ordered",
+             "quantity_confirmed", "quantity_backordered", "expected_date", "reason_code",
+             "reason_text")
+
 DOCUMENTS: dict[str, DocumentType] = {
     "stock": DocumentType(
         name="stock", schema="stock.xsd", root="stock", record="item",
         fields=("sku", "warehouse", "quantity", "as_of"),
-        views=("records", "sku_totals"),
+        views=("records", "sku_totals", "replenishment"),
         keys=(("records", ("sku", "warehouse")), ("sku_totals", ("sku",))),
+        view_fields=(("replenishment", REPLENISHMENT),),
         withdrawn=(("quantity", Decimal(0)),),
     ),
     "catalogue": DocumentType(
@@ -131,6 +144,7 @@ DOCUMENTS.update({
         derived=("customer_status",),
         views=("records", "customer_updates", "replenishment"),
         keys=(("records", ("shop", "number")),),
+        view_fields=(("replenishment", REPLENISHMENT),),
     ),
     # ERP → gateway: the customer master, to match shop customers
     "customers": DocumentType(
@@ -147,7 +161,9 @@ DOCUMENTS.update({
                 "quantity_backordered", "expected_date", "reason_code", "reason_text",
                 "as_of"),
         views=("records", "backorders"),
-        keys=(("records", ("shop", "number", "line_number")),),
+        keys=(("records", ("shop", "number", "line_number")),
+              ("backorders", ("shop", "number", "line_number"))),
+        view_fields=(("backorders", BACKORDER),),
     ),
 })
 

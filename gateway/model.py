@@ -63,6 +63,32 @@ class ExportScope(StrEnum):
     CHANGES = "changes"
 
 
+class PaymentRule(StrEnum):
+    """When an order may be forwarded to the ERP, by its payment status."""
+
+    PAID = "paid"              # captured (or partly refunded after capture)
+    AUTHORIZED = "authorized"  # captured or authorised
+    ANY = "any"                # whatever its status
+
+
+class OrderOutcome(StrEnum):
+    """What happened to one order of a shop's export (said per order in the ack)."""
+
+    FORWARDED = "forwarded"
+    DUPLICATE = "duplicate"
+    CHANGED = "changed"
+    WAITING_PAYMENT = "waiting payment"
+    REJECTED = "rejected"
+
+
+class LineStatus(StrEnum):
+    """The ERP's status of an order line."""
+
+    ACCEPTED = "accepted"
+    PARTIAL = "partial"
+    BLOCKED = "blocked"
+
+
 class ChangeKind(StrEnum):
     """A published record compared with what the channel published before."""
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError, Problem
 from ..store.ledger import Ledger
+
+if TYPE_CHECKING:
+    from ..config import Channel, Config
 
 Record = dict[str, Any]
 
@@ -32,6 +35,8 @@ class FlowRun:
     file_name: str
     problems: ProblemList
     received_at: datetime
+    channel: Channel | None = None   # the input channel (its rules: payment, taxes…)
+    config: Config | None = None
 
 
 class Flow:
@@ -43,6 +48,8 @@ class Flow:
         self.run = run
         self.ignored = 0   # older than what is held: not sent on, not an error
         self.dropped = 0   # refused by a business rule: a located problem each
+        # what happened to each business item (an order), said one by one in the ack
+        self.items: list[tuple[str, str, str | None]] = []
 
     def apply(self, records: list[Record], lines: list[int]) -> list[Record]:
         """Return the records that go on (``records`` itself when all of them do)."""
@@ -51,7 +58,9 @@ class Flow:
     def finish(self) -> None:
         """After the last chunk: rules that need the whole file."""
 
-    def view(self, name: str) -> Iterator[Record]:
+    def view(self, name: str, out: Channel) -> Iterator[Record]:
+        """Records of a final view for the output channel ``out`` (its own rules: the
+        safety buffer of a stock channel, the reorder defaults of a replenishment one)."""
         raise ValueError(f"no final view {name!r}")
 
     def note(self) -> str | None:
@@ -69,11 +78,16 @@ class Flow:
 def flow_for(document: str, run: FlowRun) -> Flow:
     from .catalogue import CatalogueFlow
     from .categories import CategoriesFlow
+    from .customers import CustomersFlow
+    from .order_status import OrderStatusFlow
+    from .orders import OrdersFlow
     from .prices import PricesFlow
     from .stock import StockFlow
 
     flows: dict[str, type[Flow]] = {"stock": StockFlow, "catalogue": CatalogueFlow,
-                                    "categories": CategoriesFlow, "prices": PricesFlow}
+                                    "categories": CategoriesFlow, "prices": PricesFlow,
+                                    "orders": OrdersFlow, "customers": CustomersFlow,
+                                    "order_status": OrderStatusFlow}
     try:
         return flows[document](run)
     except KeyError:

@@ -29,6 +29,9 @@ class CatalogueFlow(Flow):
         return {lang: tuple(p) for lang, p in per_lang.items()}
 
     def apply(self, records: list[Record], lines: list[int]) -> list[Record]:
+        # each product's reorder point, for replenishment requests
+        self.run.ledger.put_reorder_points(
+            ((r["sku"], r.get("reorder_point")) for r in records), self.run.exchange_id)
         tree = self.tree
         if not tree:
             return records  # no tree held yet: ids cannot be checked (said in the note)

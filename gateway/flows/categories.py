@@ -10,8 +10,12 @@ parents first, as shop imports need.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from . import Flow, FlowRun, Record
+
+if TYPE_CHECKING:
+    from ..config import Channel
 
 
 def paths_of(tree: dict[str, tuple[str | None, dict[str, str]]], cid: str
@@ -91,7 +95,7 @@ class CategoriesFlow(Flow):
             ((r["id"], r.get("parent_id") or None, r.get("name") or {}, r.get("position"),
               bool(r.get("active", True))) for r in self._accepted), self.run.exchange_id)
 
-    def view(self, name: str) -> Iterator[Record]:
+    def view(self, name: str, out: Channel) -> Iterator[Record]:
         if name != "records":
             raise ValueError(f"categories have no view {name!r}")
         yield from self._accepted

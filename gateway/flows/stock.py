@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import Flow, FlowRun, Record
+from .projection import ZERO, Projection, Projector, replenish
+
+if TYPE_CHECKING:
+    from ..config import Channel
 
 SMALL_FILE_SKUS = 10_000
 
@@ -24,6 +28,7 @@ class StockFlow(Flow):
         self.ledger = run.ledger
         self.exchange_id = run.exchange_id
         self.applied = 0
+        self.projected = 0  # SKUs the shop is shown less than the ERP's figure
         self._texts: dict[Any, str] = {}  # exports repeat the same as-of times
         self._skus: set[str] | None = set()
 
@@ -52,14 +57,51 @@ class StockFlow(Flow):
         kept = self.ledger.positions_held_by(self.exchange_id, [(r[0], r[1]) for r in rows])
         return [r for r in records if (r["sku"], r["warehouse"]) in kept]
 
-    def view(self, name: str) -> Iterator[Record]:
-        if name != "sku_totals":
+    def view(self, name: str, out: Channel) -> Iterator[Record]:
+        """``sku_totals``: the projected stock the shop may sell (ERP quantity over all
+        warehouses − orders in flight − the channel's safety buffer, never below 0);
+        ``replenishment``: a request per SKU this file took below its reorder point."""
+        horizon = self.run.config.in_flight_horizon if self.run.config else 48 * 3600.0
+        projector = Projector(self.ledger, horizon)
+        touched = self.ledger.stock_totals_touched_by(self.exchange_id, self._skus)
+        if name == "sku_totals":
+            lines, buffer = projector.lines, out.safety_buffer
+            for sku, total in touched:
+                if sku in lines:  # few SKUs have orders in flight: the rest go straight
+                    p = projector.project(sku, total, buffer=buffer)
+                    self.projected += bool(p.in_flight)
+                    total = p.projected
+                elif buffer:
+                    total = max(total - buffer, ZERO)
+                yield {"sku": sku, "quantity": total}
+        elif name == "replenishment":
+            def projections() -> Iterator[Projection]:
+                for sku, total in touched:
+                    yield projector.project(sku, total)
+            for batch in _batches(projections(), 500):
+                for req in replenish(self.ledger, batch, default_point=out.reorder_point,
+                                     target=out.reorder_target):
+                    yield vars(req)
+        else:
             raise ValueError(f"stock has no final view {name!r}")
-        for sku, total in self.ledger.stock_totals_touched_by(self.exchange_id, self._skus):
-            yield {"sku": sku, "quantity": total}
 
     def note(self) -> str | None:
+        notes = []
         if self.ignored:
-            return (f"{self.ignored} record(s) older than the quantity already applied for "
-                    "the same SKU and warehouse were ignored")
-        return None
+            notes.append(f"{self.ignored} record(s) older than the quantity already applied "
+                         "for the same SKU and warehouse were ignored")
+        if self.projected:
+            notes.append(f"{self.projected} SKU(s) lowered by orders the ERP's stock does "
+                         "not reflect yet")
+        return "; ".join(notes) or None
+
+
+def _batches(items: Iterator[Projection], size: int) -> Iterator[list[Projection]]:
+    batch: list[Projection] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -13,7 +13,8 @@ MAX_ERRORS_IN_ACK = 1000
 
 def build_ack(x: Exchange, result: AckResult, *, total: int, accepted: int, rejected: int,
               ignored: int = 0, problems: list[Problem], problem_count: int,
-              duplicate_of: int | None = None, note: str | None = None) -> bytes:
+              duplicate_of: int | None = None, note: str | None = None,
+              items: list[tuple[str, str, str | None]] | None = None) -> bytes:
     root = etree.Element("ack")
     etree.SubElement(root, "file", name=x.file_name, size=str(x.size), sha256=x.sha256 or "0" * 64,
                      received=x.created_at, channel=x.channel, exchange=str(x.id))
@@ -26,6 +27,12 @@ def build_ack(x: Exchange, result: AckResult, *, total: int, accepted: int, reje
         etree.SubElement(root, "duplicateOf").text = str(duplicate_of)
     if note:
         etree.SubElement(root, "note").text = _xml_safe(note)
+    if items:  # orders: what happened to each one
+        orders = etree.SubElement(root, "orders")
+        for key, status, reason in items:
+            o = etree.SubElement(orders, "order", number=_xml_safe(key), status=status)
+            if reason:
+                o.text = _xml_safe(reason)
     if problem_count:
         shown = problems[:MAX_ERRORS_IN_ACK]
         errors = etree.SubElement(root, "errors", count=str(problem_count), shown=str(len(shown)))

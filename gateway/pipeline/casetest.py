@@ -133,7 +133,15 @@ def run_cases(cfg: Config, cases_dir: Path, only: list[str] | None = None
                           hint="give one with --cases DIR")
     dirs = sorted(d for d in cases_dir.iterdir() if d.is_dir()
                   and (not only or d.name in only))
-    return [run_case(cfg.mappings_dirs, cfg.schemas_dir, d) for d in dirs]
+    results = []
+    for d in dirs:
+        try:
+            results.append(run_case(cfg.mappings_dirs, cfg.schemas_dir, d))
+        except (ConfigError, OSError) as exc:
+            results.append(CaseResult(d.name, d, False, [str(exc)]))
+        except Exception as exc:  # a bug in the gateway: say which case, keep going
+            results.append(CaseResult(d.name, d, False, [f"{type(exc).__name__}: {exc}"]))
+    return results
 
 
 def untested(cfg: Config, cases_dir: Path) -> list[str]:

@@ -58,6 +58,7 @@ class Outcome:
     duplicate_of: int | None = None
     publishers: dict[str, Publisher] = field(default_factory=dict)
     written: dict[str, int] = field(default_factory=dict)  # records per output channel
+    items: list[tuple[str, str, str | None]] = field(default_factory=list)  # per order
 
 
 class _Rejected(Exception):
@@ -162,7 +163,7 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     doc = document(channel.document)
     problems = outcome.problems
     flow = flow_for(doc.name, FlowRun(ctx.ledger, x.id, x.file_name, problems,
-                                      datetime.fromisoformat(x.created_at)))
+                                      datetime.fromisoformat(x.created_at), channel, cfg))
     writers: list[tuple[Channel, Mapping, BlobWriter, RecordWriter]] = []
     for out in cfg.outputs_for(doc.name, channel.name):
         m = load_mapping(cfg, out.mapping)
@@ -204,9 +205,9 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
         flow.finish()
         outcome.accepted -= flow.dropped
         if outcome.accepted > 0:
-            for _out, m, _sink, w in writers:
+            for out, m, _sink, w in writers:
                 if m.view not in flow.streaming_views:
-                    w.write(flow.view(m.view))
+                    w.write(flow.view(m.view, out))
                 w.write_withdrawn()
     except DataError as exc:
         problems.add_file_problem(exc.problem)
@@ -216,6 +217,7 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     outcome.rejected = problems.rows_rejected
     outcome.total = outcome.accepted + outcome.rejected
     outcome.ignored = flow.ignored
+    outcome.items = flow.items
     notes = [flow.note()] + [f"{out.name} (delta): {w.publisher.summary()}"
                              for out, _m, _s, w in writers if w.publisher is not None]
     outcome.note = "; ".join(n for n in notes if n) or None
@@ -271,7 +273,8 @@ def _finish(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
         data = build_ack(x, outcome.result, total=outcome.total, accepted=outcome.accepted,
                          rejected=outcome.rejected, ignored=outcome.ignored,
                          problems=problems.sorted(), problem_count=problems.count,
-                         duplicate_of=outcome.duplicate_of, note=outcome.note)
+                         duplicate_of=outcome.duplicate_of, note=outcome.note,
+                         items=outcome.items)
         w = ctx.archive.writer(batch)
         w.write(data)
         blob = w.finish()

@@ -122,6 +122,75 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (channel, key)
     ) WITHOUT ROWID;
     """,
+    # 5: orders. The registry of orders seen per shop (forwarded once, changes reported,
+    #    unpaid ones waiting), their lines (the projected stock's in-flight quantities and
+    #    the ERP's status per line), the ERP customer master and the shop → ERP customer
+    #    cross-reference, delivery addresses known per customer, each product's reorder
+    #    point and which SKUs are below it (one replenishment request per crossing)
+    """
+    CREATE TABLE orders (
+        shop TEXT NOT NULL,
+        number TEXT NOT NULL,
+        state TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        content TEXT NOT NULL,
+        payment_status TEXT,
+        exchange_id INTEGER NOT NULL,
+        forwarded_at TEXT,
+        PRIMARY KEY (shop, number)
+    ) WITHOUT ROWID;
+    CREATE TABLE order_changes (
+        id INTEGER PRIMARY KEY,
+        shop TEXT NOT NULL,
+        number TEXT NOT NULL,
+        exchange_id INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        summary TEXT NOT NULL
+    );
+    CREATE TABLE order_lines (
+        shop TEXT NOT NULL,
+        number TEXT NOT NULL,
+        line_number INTEGER NOT NULL,
+        sku TEXT,
+        quantity INTEGER NOT NULL,
+        forwarded_at TEXT NOT NULL,
+        status TEXT,
+        quantity_confirmed INTEGER,
+        quantity_backordered INTEGER,
+        status_at TEXT,
+        PRIMARY KEY (shop, number, line_number)
+    ) WITHOUT ROWID;
+    CREATE INDEX order_lines_sku ON order_lines(sku, forwarded_at);
+    CREATE TABLE customers (
+        number TEXT PRIMARY KEY,
+        email TEXT,
+        vat_id TEXT,
+        exchange_id INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX customers_email ON customers(email);
+    CREATE INDEX customers_vat ON customers(vat_id);
+    CREATE TABLE customer_xref (
+        shop TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        number TEXT NOT NULL,
+        PRIMARY KEY (shop, customer_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE customer_addresses (
+        number TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        PRIMARY KEY (number, digest)
+    ) WITHOUT ROWID;
+    CREATE TABLE products (
+        sku TEXT PRIMARY KEY,
+        reorder_point INTEGER,
+        exchange_id INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE replenishment (
+        sku TEXT PRIMARY KEY,
+        below INTEGER NOT NULL,
+        at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
@@ -599,6 +668,173 @@ class Ledger:
     def unpublish(self, channel: str, keys: list[str]) -> None:
         self.db.executemany("DELETE FROM published WHERE channel=? AND key=?",
                             ((channel, k) for k in keys))
+
+    # -- orders -----------------------------------------------------------------------------
+    def order(self, shop: str, number: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM orders WHERE shop=? AND number=?",
+                              (shop, number)).fetchone()
+        return dict(row) if row else None
+
+    def put_order(self, shop: str, number: str, *, state: str, digest: str, content: str,
+                  payment_status: str | None, xid: int, forwarded_at: str | None) -> None:
+        self.db.execute(
+            "INSERT INTO orders(shop, number, state, digest, content, payment_status,"
+            " exchange_id, forwarded_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(shop, number)"
+            " DO UPDATE SET state=excluded.state, digest=excluded.digest,"
+            " content=excluded.content, payment_status=excluded.payment_status,"
+            " exchange_id=excluded.exchange_id,"
+            " forwarded_at=COALESCE(orders.forwarded_at, excluded.forwarded_at)",
+            (shop, number, state, digest, content, payment_status, xid, forwarded_at))
+
+    def add_order_change(self, shop: str, number: str, xid: int, summary: str) -> None:
+        self.db.execute("INSERT INTO order_changes(shop, number, exchange_id, at, summary)"
+                        " VALUES (?,?,?,?,?)", (shop, number, xid, now(), summary))
+
+    def order_changes(self, limit: int = 1000) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute(
+            "SELECT c.*, e.file_name FROM order_changes c JOIN exchanges e"
+            " ON e.id = c.exchange_id ORDER BY c.id DESC LIMIT ?", (limit,))]
+
+    def add_order_lines(self, shop: str, number: str,
+                        lines: list[tuple[int, str | None, Decimal]], at: str) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO order_lines(shop, number, line_number, sku, quantity,"
+            " forwarded_at) VALUES (?,?,?,?,?,?)",
+            ((shop, number, n, sku, to_micro(q), at) for n, sku, q in lines))
+
+    def order_line(self, shop: str, number: str, line_number: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM order_lines WHERE shop=? AND number=? AND"
+                              " line_number=?", (shop, number, line_number)).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["quantity"] = from_micro(d["quantity"])
+        return d
+
+    def set_line_status(self, shop: str, number: str, line_number: int, status: str,
+                        confirmed: Decimal | None, backordered: Decimal | None, at: str
+                        ) -> bool:
+        """Record the ERP's status of a line unless a later one is held; False if older."""
+        cur = self.db.execute(
+            "UPDATE order_lines SET status=?, quantity_confirmed=?, quantity_backordered=?,"
+            " status_at=? WHERE shop=? AND number=? AND line_number=? AND"
+            " (status_at IS NULL OR status_at <= ?)",
+            (status, None if confirmed is None else to_micro(confirmed),
+             None if backordered is None else to_micro(backordered), at, shop, number,
+             line_number, at))
+        return cur.rowcount > 0
+
+    def in_flight(self, skus: Iterable[str] | None, since: str
+                  ) -> dict[str, list[dict[str, Any]]]:
+        """Order lines forwarded after ``since`` and not blocked, per SKU (the projected
+        stock decides which of them the ERP's stock already reflects)."""
+        sql = ("SELECT shop, number, line_number, sku, quantity, forwarded_at, status,"
+               " quantity_confirmed, status_at FROM order_lines WHERE forwarded_at > ?"
+               " AND sku IS NOT NULL AND (status IS NULL OR status <> 'blocked')")
+        out: dict[str, list[dict[str, Any]]] = {}
+        if skus is None:
+            rows = self.db.execute(sql + " ORDER BY sku, forwarded_at", (since,)).fetchall()
+        else:
+            wanted = sorted(set(skus))
+            rows = []
+            for i in range(0, len(wanted), 500):
+                part = wanted[i:i + 500]
+                rows += self.db.execute(
+                    sql + f" AND sku IN ({','.join('?' * len(part))})"
+                    " ORDER BY sku, forwarded_at", (since, *part)).fetchall()
+        for r in rows:
+            d = dict(r)
+            d["quantity"] = from_micro(d["quantity"])
+            if d["quantity_confirmed"] is not None:
+                d["quantity_confirmed"] = from_micro(d["quantity_confirmed"])
+            out.setdefault(d["sku"], []).append(d)
+        return out
+
+    def stock_of(self, sku: str) -> list[tuple[str, Decimal, str, int]]:
+        """(warehouse, quantity, as_of, exchange) of each position of a SKU."""
+        return [(w, from_micro(q), at, xid) for w, q, at, xid in self.db.execute(
+            "SELECT warehouse, quantity, as_of, exchange_id FROM stock_positions WHERE sku=?"
+            " ORDER BY warehouse", (sku,))]
+
+    def stock_totals(self, skus: Iterable[str]) -> dict[str, tuple[Decimal, str]]:
+        """(quantity over all warehouses, oldest as-of) per SKU held."""
+        out: dict[str, tuple[Decimal, str]] = {}
+        wanted = sorted(set(skus))
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            for sku, q, at in self.db.execute(
+                    "SELECT sku, SUM(quantity), MIN(as_of) FROM stock_positions WHERE sku IN"
+                    f" ({','.join('?' * len(part))}) GROUP BY sku", part):
+                out[sku] = (from_micro(q), at)
+        return out
+
+    # -- customers --------------------------------------------------------------------------
+    def put_customer(self, number: str, email: str | None, vat_id: str | None, xid: int
+                     ) -> None:
+        self.db.execute(
+            "INSERT INTO customers(number, email, vat_id, exchange_id) VALUES (?,?,?,?)"
+            " ON CONFLICT(number) DO UPDATE SET email=excluded.email,"
+            " vat_id=excluded.vat_id, exchange_id=excluded.exchange_id",
+            (number, email.lower() if email else None, vat_id, xid))
+
+    def find_customer(self, shop: str, customer_id: str | None, email: str | None,
+                      vat_id: str | None) -> tuple[str, str] | None:
+        """(ERP number, matched by) — by the shop's customer id, else email, else VAT id."""
+        if customer_id:
+            row = self.db.execute("SELECT number FROM customer_xref WHERE shop=? AND"
+                                  " customer_id=?", (shop, customer_id)).fetchone()
+            if row:
+                return row[0], "shop customer id"
+        if email:
+            row = self.db.execute("SELECT number FROM customers WHERE email=? ORDER BY number"
+                                  " LIMIT 1", (email.lower(),)).fetchone()
+            if row:
+                return row[0], "email"
+        if vat_id:
+            row = self.db.execute("SELECT number FROM customers WHERE vat_id=? ORDER BY"
+                                  " number LIMIT 1", (vat_id,)).fetchone()
+            if row:
+                return row[0], "VAT id"
+        return None
+
+    def link_customer(self, shop: str, customer_id: str, number: str) -> None:
+        self.db.execute("INSERT INTO customer_xref(shop, customer_id, number) VALUES (?,?,?)"
+                        " ON CONFLICT(shop, customer_id) DO UPDATE SET number=excluded.number",
+                        (shop, customer_id, number))
+
+    def add_address(self, number: str, digest: str) -> bool:
+        """Remember a delivery address of a customer; False when it was known."""
+        cur = self.db.execute("INSERT OR IGNORE INTO customer_addresses(number, digest)"
+                              " VALUES (?,?)", (number, digest))
+        return cur.rowcount > 0
+
+    # -- products and replenishment ---------------------------------------------------------
+    def put_reorder_points(self, rows: Iterable[tuple[str, Decimal | None]], xid: int) -> None:
+        self.db.executemany(
+            "INSERT INTO products(sku, reorder_point, exchange_id) VALUES (?,?,?)"
+            " ON CONFLICT(sku) DO UPDATE SET reorder_point=excluded.reorder_point,"
+            " exchange_id=excluded.exchange_id",
+            ((sku, None if rp in (None, "") else to_micro(rp), xid) for sku, rp in rows))
+
+    def reorder_points(self, skus: Iterable[str]) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        wanted = sorted(set(skus))
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            for sku, rp in self.db.execute(
+                    "SELECT sku, reorder_point FROM products WHERE reorder_point IS NOT NULL"
+                    f" AND sku IN ({','.join('?' * len(part))})", part):
+                out[sku] = from_micro(rp)
+        return out
+
+    def below_reorder(self, sku: str) -> bool:
+        row = self.db.execute("SELECT below FROM replenishment WHERE sku=?", (sku,)).fetchone()
+        return bool(row and row[0])
+
+    def set_below_reorder(self, sku: str, below: bool) -> None:
+        self.db.execute("INSERT INTO replenishment(sku, below, at) VALUES (?,?,?)"
+                        " ON CONFLICT(sku) DO UPDATE SET below=excluded.below, at=excluded.at",
+                        (sku, int(below), now()))
 
 
 MICRO = 6
