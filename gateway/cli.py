@@ -42,6 +42,8 @@ app.add_typer(endpoints_app, name="endpoints")
 mappings_app = typer.Typer(help="Reader and writer mappings, and their tests as data.",
                            no_args_is_help=True)
 app.add_typer(mappings_app, name="mappings")
+orders_app = typer.Typer(help="Shop orders the gateway has seen.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -317,6 +319,88 @@ def mappings_test(
         console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed, "
                       f"{len(missing)} without a case", markup=False)
     raise typer.Exit(1 if failed or not results else 0)
+
+
+# -- orders and stock --------------------------------------------------------------------------
+@orders_app.command("changes")
+@handle_errors
+def orders_changes(as_json: Annotated[bool, typer.Option("--json")] = False,
+                   limit: Annotated[int, typer.Option("--limit")] = 100) -> None:
+    """Orders a shop exported again with other content after they were forwarded: the
+    ERP was not sent them again; here is what changed."""
+    rows = _ledger().order_changes(limit)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        out().print("no changed orders")
+        return
+    table = Table("at", "shop", "order", "file", "exchange", "what changed")
+    for r in rows:
+        table.add_row(r["at"][:19], r["shop"], r["number"], r["file_name"],
+                      str(r["exchange_id"]), r["summary"])
+    out().print(table)
+
+
+@app.command("stock")
+@handle_errors
+def stock_explain(sku: Annotated[str, typer.Argument(metavar="SKU")],
+                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """How the stock the shop is shown for a SKU is made: the ERP's quantity per
+    warehouse, each order in flight, each stock channel's buffer."""
+    from .flows.projection import Projector
+    from .model import Direction as Dir
+
+    cfg = config()
+    ledger = _ledger()
+    positions = ledger.stock_of(sku)
+    projector = Projector(ledger, cfg.in_flight_horizon, [sku])
+    [p] = list(projector.project_held([sku]))
+    channels = [c for c in cfg.channels.values()
+                if c.direction is Dir.OUT and c.document == "stock"]
+    shown = {c.name: str(max(p.available - c.safety_buffer, 0)) for c in channels}
+    if as_json:
+        typer.echo(json.dumps({
+            "sku": sku, "erp_quantity": str(p.erp_quantity), "as_of": p.as_of,
+            "warehouses": [{"warehouse": w, "quantity": str(q), "as_of": at, "exchange": x}
+                           for w, q, at, x in positions],
+            "in_flight": [_line_json(ln) for ln in p.in_flight],
+            "reflected": [_line_json(ln) for ln in p.reflected],
+            "available": str(p.available),
+            "channels": {c.name: {"safety_buffer": str(c.safety_buffer),
+                                  "shown": shown[c.name]} for c in channels}},
+            indent=2, ensure_ascii=False))
+        return
+    console = out()
+    if not positions and not p.in_flight:
+        console.print(f"{sku}: the ERP never sent a quantity and no order is in flight",
+                      markup=False)
+    console.print(f"{sku}: ERP quantity {p.erp_quantity} (as of {p.as_of or '-'})",
+                  markup=False)
+    for w, q, at, x in positions:
+        console.print(f"  warehouse {w}: {q} as of {at} (exchange {x})", markup=False)
+    for ln in p.in_flight:
+        console.print(f"  - {ln['quantity']} order {ln['number']} line {ln['line_number']} "
+                      f"(shop {ln['shop']}), forwarded {ln['forwarded_at'][:19]}, "
+                      f"{_line_state(ln)}", markup=False)
+    for ln in p.reflected:
+        console.print(f"  (order {ln['number']} line {ln['line_number']}: confirmed "
+                      f"{ln['status_at'][:19]}, already in the ERP's figure)", markup=False)
+    console.print(f"  = {p.available} available", markup=False)
+    for c in channels:
+        console.print(f"  {c.name}: − buffer {c.safety_buffer} → shop shown "
+                      f"{shown[c.name]}", markup=False)
+
+
+def _line_state(ln: dict[str, Any]) -> str:
+    if ln.get("status"):
+        return f"ERP status {ln['status']} at {ln['status_at'][:19]}, after the stock's as-of"
+    return "not yet confirmed by the ERP"
+
+
+def _line_json(ln: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if k.startswith("quantity") and v is not None else v)
+            for k, v in ln.items()}
 
 
 def _located(p: Problem, file: str) -> str:

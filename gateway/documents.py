@@ -42,8 +42,9 @@ class DocumentType:
     # repeated sub-records (an order's lines): field → (item element, its fields); the
     # record holds a tuple of dicts, written <line>…</line> per item inside the record
     groups: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
-    # views whose records are not this document's (a replenishment request): their fields
-    view_fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # documents its flow produces besides its own views (a stock file or an order can
+    # take a SKU below its reorder point: a replenishment request)
+    emits: tuple[str, ...] = ()
 
     def schema_path(self, schemas_dir: Path) -> Path:
         return schemas_dir / self.schema
@@ -53,10 +54,6 @@ class DocumentType:
             if gname == name:
                 return item, fields
         return None
-
-    def fields_of(self, view: str) -> tuple[str, ...] | None:
-        """The fields of a view whose records are not this document's; else None."""
-        return dict(self.view_fields).get(view)
 
     def key_of(self, view: str) -> tuple[str, ...]:
         return dict(self.keys).get(view, ())
@@ -80,19 +77,13 @@ class DocumentType:
         return self.fields + self.derived
 
 
-# records of views that are documents of their own (schemas/replenishment.xsd, backorders.xsd)
-REPLENISHMENT = ("sku", "projected", "reorder_point", "target", "quantity", "reason", "at")
-BACKORDER = ("shop", "number", "line_number", "sku", "status", "quantity_ordered",
-             "quantity_confirmed", "quantity_backordered", "expected_date", "reason_code",
-             "reason_text")
-
 DOCUMENTS: dict[str, DocumentType] = {
     "stock": DocumentType(
         name="stock", schema="stock.xsd", root="stock", record="item",
         fields=("sku", "warehouse", "quantity", "as_of"),
-        views=("records", "sku_totals", "replenishment"),
+        views=("records", "sku_totals"),
         keys=(("records", ("sku", "warehouse")), ("sku_totals", ("sku",))),
-        view_fields=(("replenishment", REPLENISHMENT),),
+        emits=("replenishment",),
         withdrawn=(("quantity", Decimal(0)),),
     ),
     "catalogue": DocumentType(
@@ -142,9 +133,9 @@ DOCUMENTS.update({
                                    "promotion_code")),
                 ("discounts", "discount", ("code", "amount", "spread"))),
         derived=("customer_status",),
-        views=("records", "customer_updates", "replenishment"),
+        views=("records", "customer_updates"),
         keys=(("records", ("shop", "number")),),
-        view_fields=(("replenishment", REPLENISHMENT),),
+        emits=("replenishment",),
     ),
     # ERP → gateway: the customer master, to match shop customers
     "customers": DocumentType(
@@ -160,10 +151,22 @@ DOCUMENTS.update({
         fields=("shop", "number", "line_number", "sku", "status", "quantity_confirmed",
                 "quantity_backordered", "expected_date", "reason_code", "reason_text",
                 "as_of"),
-        views=("records", "backorders"),
-        keys=(("records", ("shop", "number", "line_number")),
-              ("backorders", ("shop", "number", "line_number"))),
-        view_fields=(("backorders", BACKORDER),),
+        keys=(("records", ("shop", "number", "line_number")),),
+        emits=("backorders",),
+    ),
+    # gateway → shop: per order line that cannot ship now (from the ERP's order status)
+    "backorders": DocumentType(
+        name="backorders", schema="backorders.xsd", root="backorders", record="backorder",
+        fields=("shop", "number", "line_number", "sku", "status", "quantity_ordered",
+                "quantity_confirmed", "quantity_backordered", "expected_date",
+                "reason_code", "reason_text"),
+        keys=(("records", ("shop", "number", "line_number")),),
+    ),
+    # gateway → ERP: a SKU whose projected stock fell below its reorder point
+    "replenishment": DocumentType(
+        name="replenishment", schema="replenishment.xsd", root="replenishment",
+        record="request",
+        fields=("sku", "projected", "reorder_point", "target", "quantity", "reason", "at"),
     ),
 })
 

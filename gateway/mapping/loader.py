@@ -271,11 +271,7 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
                 raise ConfigError(f"missing {'header' if fmt == 'csv' else 'element'}",
                                   key=kp, file=file)
             fname = spec.get("field")
-            own = doc.fields_of(view)  # a view with records of its own (replenishment…)
-            if own is not None and fname is not None and fname not in own:
-                raise ConfigError(f"view {view!r} of {doc.name!r} has no field {fname!r}",
-                                  key=f"{kp}.field", file=file, hint="fields: " + ", ".join(own))
-            if own is None and fname is not None and not doc.has_field(fname):
+            if fname is not None and not doc.has_field(fname):
                 raise ConfigError(f"document {doc.name!r} has no field {fname!r}",
                                   key=f"{kp}.field", file=file,
                                   hint="fields: " + ", ".join(doc.writable)

@@ -2,7 +2,8 @@
 output, and ``gateway mappings test`` runs each through the real pipeline.
 
 A reader mapping's case is ``input.*`` (the partner's file) and ``expected.xml`` (the
-canonical document). A writer mapping's case is ``input.xml`` (a canonical document) and
+canonical document). A writer mapping's case is ``input.xml`` (a canonical document: the writer's own, or
+one whose flow produces the writer's, e.g. order statuses for a back-order writer) and
 ``expected.*`` (the partner's file). Canonical documents in ``context/`` are taken first
 (e.g. the category tree a product file's category paths are built from). The run is the
 one ``gateway run`` makes — mapping, XSD, flow, writer — on an in-memory ledger, so a
@@ -73,12 +74,15 @@ def run_case(mappings_dirs: tuple[Path, ...], schemas_dir: Path, case_dir: Path
         return CaseResult(name, case_dir, False, [f"no mapping named {name!r}"])
     m = load_mapping_file(path)
     doc = m.doc.name
-    reader, writer = ((name, CANONICAL_WRITER.format(doc=doc)) if m.direction == "read"
-                      else (CANONICAL_READER.format(doc=doc), name))
     source, expected = _one(case_dir, "input"), _one(case_dir, "expected")
+    if m.direction == "read":
+        in_doc, reader, writer = doc, name, CANONICAL_WRITER.format(doc=doc)
+    else:  # a writer of a document another flow emits (back-orders) reads that one
+        in_doc = _document_of(source)
+        reader, writer = CANONICAL_READER.format(doc=in_doc), name
     ep = {"case": Endpoint("case", "local", case_dir)}
     channels = {
-        "case_in": Channel("case_in", Direction.IN, "case", doc, reader),
+        "case_in": Channel("case_in", Direction.IN, "case", in_doc, reader),
         "case_out": Channel("case_out", Direction.OUT, "case", doc, writer,
                             sources=("case_in",)),
     }

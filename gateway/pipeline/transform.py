@@ -165,12 +165,20 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     flow = flow_for(doc.name, FlowRun(ctx.ledger, x.id, x.file_name, problems,
                                       datetime.fromisoformat(x.created_at), channel, cfg))
     writers: list[tuple[Channel, Mapping, BlobWriter, RecordWriter]] = []
-    for out in cfg.outputs_for(doc.name, channel.name):
+    # the documents the flow produces besides its own (replenishment, back-orders) are
+    # final views: written once the whole file is applied
+    emitted: set[str] = set()
+    outs = [(out, False) for out in cfg.outputs_for(doc.name, channel.name)]
+    for other in doc.emits:
+        outs += [(out, True) for out in cfg.outputs_for(other, channel.name)]
+    for out, is_emitted in outs:
         m = load_mapping(cfg, out.mapping)
+        if is_emitted:
+            emitted.add(out.name)
         sink = sink_factory() if sink_factory else ctx.archive.writer(batch)
         publisher = None
         if out.publish is PublishMode.DELTA:
-            publisher = Publisher(ctx.ledger, out.name, doc, m.view, x.id,
+            publisher = Publisher(ctx.ledger, out.name, m.doc, m.view, x.id,
                                   full_export=channel.export is ExportScope.FULL,
                                   keep_changes=keep_changes)
         attributes = {"exchange": str(x.id), "source": x.file_name} if provenance else None
@@ -195,8 +203,8 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                     kept = {id(r) for r in applied}
                     lines = [ln for ln, r in zip(lines, records, strict=True) if id(r) in kept]
                 records = applied
-                for _out, m, _sink, w in writers:
-                    if m.view in flow.streaming_views:
+                for out, m, _sink, w in writers:
+                    if m.view in flow.streaming_views and out.name not in emitted:
                         if (body is not None and w.is_canonical and w.publisher is None
                                 and not m.where):
                             w.write_canonical_body(body, len(records))
@@ -206,7 +214,9 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
         outcome.accepted -= flow.dropped
         if outcome.accepted > 0:
             for out, m, _sink, w in writers:
-                if m.view not in flow.streaming_views:
+                if out.name in emitted:
+                    w.write(flow.view(out.document, out))
+                elif m.view not in flow.streaming_views:
                     w.write(flow.view(m.view, out))
                 w.write_withdrawn()
     except DataError as exc:
