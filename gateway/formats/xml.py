@@ -171,8 +171,12 @@ def records(src: BinaryIO, path: str, file_name: str) -> Iterator[tuple[int, Any
                               resolve_entities=False, no_network=True, load_dtd=False,
                               huge_tree=False, remove_comments=True, remove_pis=True)
     first = True
+    tag = record_tag(path)
     try:
         for _event, el in context:
+            up = el.getparent()
+            if up is not None and up.tag == tag:
+                continue  # a child named like its record (<status> in <status>): a field
             if first:
                 _refuse_entities(el, file_name)
                 first = False

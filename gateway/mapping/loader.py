@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 FORMATS = {"read": ("csv", "fixed", "xml"), "write": ("csv", "xml")}
 # where a reader field's value is, per format
-_SOURCE_KEYS = {"csv": {"column", "index", "columns", "indexes"}, "fixed": {"start", "length"},
-                "xml": {"path", "all", "by"}}
+_SOURCE_KEYS = {"csv": {"column", "column_any", "index", "columns", "indexes"},
+                "fixed": {"start", "length"}, "xml": {"path", "all", "by"}}
+# grouped readers: rows = "each" (one item per row of the record) or "first" (one item from
+# the record's first row, when any of its columns has a value)
+_GROUP_ROWS = ("each", "first")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class FieldSpec:
     all: bool = False               # XML: the tuple of every match's text
     by: str | None = None           # XML: {this attribute of each match: its text}
     record: str | None = None       # multi-record files: the record type it is read from
+    column_any: tuple[str, ...] = ()  # CSV: the first of these names the header has
+    group: str | None = None        # a field of each item of this group (``lines``)
+    row_number: bool = False        # a group field: the item's number in its record, from 1
 
     @property
     def key(self) -> str:
@@ -50,10 +56,19 @@ class FieldSpec:
         return f"{self.name}.{self.lang}" if self.lang else self.name
 
     @property
+    def where(self) -> str:
+        """Its table in the mapping file: ``fields.sku``, ``lines.sku``."""
+        return f"{self.group}.{self.name}" if self.group else f"fields.{self.key}"
+
+    @property
     def label(self) -> str:
         """What problems call the field: the sender's name for the place of its value."""
         if self.column is not None:
             text = self.column
+        elif self.column_any:
+            text = " or ".join(self.column_any)
+        elif self.row_number:
+            return "row number"
         elif self.columns:
             text = ", ".join(self.columns)
         elif self.index is not None:
@@ -86,12 +101,34 @@ class RecordsSpec:
 
 
 @dataclass(frozen=True)
+class GroupSpec:
+    """Grouped readers: one group of the document (an order's ``lines``) and its fields."""
+
+    name: str
+    fields: tuple[FieldSpec, ...]
+    path: str | None = None         # XML: the repeated element, from the record element
+    first_row: bool = False         # CSV: one item from the record's first row (rows = "first")
+
+
+@dataclass(frozen=True)
 class ColumnSpec:
     """Writer side: one output column or element taken from a canonical field."""
 
     name: str          # CSV header or XML element path
     field: str | None
     chain: tuple[Transform, ...]
+
+
+@dataclass(frozen=True)
+class RecordLayout:
+    """Multi-record writers: one record type, written once per canonical record (level
+    ``record``) or once per item of one of its groups (level ``lines``)."""
+
+    type: str                        # written as the first column
+    level: str                       # "record" or a group of the document
+    columns: tuple[ColumnSpec, ...]  # fields: order fields, or ``lines.sku`` at that level
+    # write it only when: (field, "present", True/False) or (field, "in", canonical texts)
+    when: tuple[str, str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +156,12 @@ class Mapping:
     columns: tuple[ColumnSpec, ...] = ()
     # writers: only records whose fields have these canonical texts (one price list…)
     where: tuple[tuple[str, str], ...] = ()
+    # grouped readers: the column whose value, the same on consecutive rows, makes them
+    # one record (``[group] by``); the groups' fields (``[lines.sku]``)
+    group_by: FieldSpec | None = None
+    groups: tuple[GroupSpec, ...] = ()
+    # multi-record writers (``[[records]]``): the record types written per record
+    layouts: tuple[RecordLayout, ...] = ()
     # compiled forms (plans, generated loops), built once per mapping and kept with it
     compiled: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -192,10 +235,17 @@ def _chain(spec: dict[str, Any], keypath: str, file: str) -> tuple[Transform, ..
 
 def _build(path: Path, raw: dict[str, Any]) -> Mapping:
     file = str(path)
-    _known(raw, {"mapping", "csv", "fixed", "xml", "records", "fields", "columns"}, "", file)
     head = raw.get("mapping")
     if not isinstance(head, dict):
         raise ConfigError("missing [mapping] table", key="mapping", file=file)
+    groups_here: set[str] = set()  # a reader's [lines.NAME] tables, named after the groups
+    if head.get("direction") == "read" and isinstance(head.get("document"), str):
+        try:
+            groups_here = {g for g, _i, _f in document(head["document"]).groups}
+        except ConfigError:
+            pass  # reported below, with its key
+    _known(raw, {"mapping", "csv", "fixed", "xml", "records", "fields", "columns", "group"}
+           | groups_here, "", file)
     _known(head, {"direction", "document", "format", "description", "view", "where"}, "mapping",
            file)
     direction = _req(head, "direction", "mapping", file)
@@ -253,11 +303,20 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
 
     fields: list[FieldSpec] = []
     columns: list[ColumnSpec] = []
-    for name in ("fixed", "records"):
-        if name in raw and direction == "write":
-            raise ConfigError(f"a [{name}] table is for reader mappings", key=name, file=file)
+    group_by: FieldSpec | None = None
+    groups: tuple[GroupSpec, ...] = ()
+    layouts: tuple[RecordLayout, ...] = ()
+    for name in ("fixed", "records", "group"):
+        if name in raw and direction == "write" and not (
+                name == "records" and isinstance(raw[name], list)):
+            raise ConfigError(f"a [{name}] table is for reader mappings", key=name, file=file,
+                              hint="a writer of several record types per record has "
+                              "[[records]] entries" if name == "records" else None)
     if direction == "read":
         fields, csv_opts, fixed_opts, xml_opts, records = _reader(raw, doc, fmt, csv_opts, file)
+        group_by, groups = _grouping(raw, doc, fmt, csv_opts.header, records, file)
+    elif "records" in raw:
+        layouts, csv_opts = _layouts(raw, doc, fmt, csv_opts, file)
     else:
         table = raw.get("columns")
         if not isinstance(table, list) or not table:
@@ -282,7 +341,8 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
                    format=fmt, description=head.get("description", ""), view=view,
                    csv=csv_opts, xml=xml_opts, fixed=fixed_opts, records=records,
                    fields=tuple(fields), columns=tuple(columns),
-                   where=_where(head, direction, doc, file))
+                   where=_where(head, direction, doc, file), group_by=group_by,
+                   groups=groups, layouts=layouts)
 
 
 def _where(head: dict[str, Any], direction: str, doc: DocumentType, file: str
@@ -305,6 +365,200 @@ def _where(head: dict[str, Any], direction: str, doc: DocumentType, file: str
         out.append((fname, "true" if value is True else "false" if value is False
                     else str(value)))
     return tuple(out)
+
+
+def _grouping(raw: dict[str, Any], doc: DocumentType, fmt: str, header: bool,
+              records: RecordsSpec | None, file: str
+              ) -> tuple[FieldSpec | None, tuple[GroupSpec, ...]]:
+    """Grouped readers: ``[group] by`` (CSV: consecutive rows with the same value are one
+    record) and one ``[lines.NAME]`` table per field of each item of a document's group."""
+    names = [g for g, _item, _fields in doc.groups if g in raw]
+    if "group" not in raw and not names:
+        return None, ()
+    first_key = "group" if "group" in raw else names[0]
+    if fmt not in ("csv", "xml"):
+        raise ConfigError(f"records in groups are read from CSV or XML files, not {fmt}",
+                          key=first_key, file=file)
+    if records is not None:
+        raise ConfigError("a multi-record file is read one detail record per line, not in "
+                          "groups", key=first_key, file=file)
+    by: FieldSpec | None = None
+    if "group" in raw:
+        if not doc.groups:
+            raise ConfigError(f"document {doc.name!r} has no groups: each row is one record",
+                              key="group", file=file)
+        if fmt == "xml":
+            raise ConfigError("an XML record is one element: its items are its repeated "
+                              "children ([lines] path = \"line\"); there is no [group] table",
+                              key="group", file=file)
+        g = _table(raw, "group", "group", file)
+        _known(g, {"by"}, "group", file)
+        if "by" not in g:
+            raise ConfigError("missing required key: the column whose value makes "
+                              "consecutive rows one record", key="group.by", file=file)
+        value = g["by"]
+        if isinstance(value, str) and value:
+            if not header:
+                raise ConfigError("a column by name needs a header line; use its index",
+                                  key="group.by", file=file)
+            by = FieldSpec("by", value, None, ())
+        elif type(value) is int and value >= 0:
+            by = FieldSpec("by", None, value, ())
+        else:
+            raise ConfigError(f"expected a column name or index, found {value!r}",
+                              key="group.by", file=file)
+    specs = []
+    for gname in names:
+        table = raw[gname]
+        if not isinstance(table, dict):
+            raise ConfigError(f"expected a table [{gname}], found {table!r}", key=gname,
+                              file=file)
+        item = (doc.group(gname) or ("", ()))[0]
+        path = None
+        if fmt == "xml":
+            path = _get(table, "path", gname, file, str, "an element path", bool) or item
+            try:
+                xml_format.check_path(path)
+            except ValueError as exc:
+                raise ConfigError(str(exc), key=f"{gname}.path", file=file) from None
+            if xml_format.is_attribute(path):
+                raise ConfigError(f"{path!r} names an attribute; the items of a group are "
+                                  "elements", key=f"{gname}.path", file=file)
+        elif "path" in table:
+            raise ConfigError("path is for XML readers; a CSV group reads columns",
+                              key=f"{gname}.path", file=file)
+        first = False
+        if "rows" in table:
+            if fmt != "csv":
+                raise ConfigError("rows is for CSV readers; an XML group has one item per "
+                                  "element", key=f"{gname}.rows", file=file)
+            if table["rows"] not in _GROUP_ROWS:
+                raise ConfigError(f"expected \"each\" or \"first\", found {table['rows']!r}",
+                                  key=f"{gname}.rows", file=file,
+                                  hint="each: one item per row of the record; first: one item "
+                                  "from its first row, when any of its columns has a value")
+            first = table["rows"] == "first"
+        fields = [_field(name, spec, f"{gname}.{name}", doc, fmt, header, file, None, gname)
+                  for name, spec in table.items() if name not in ("path", "rows")]
+        if not fields:
+            raise ConfigError(f"a group needs [{gname}.NAME] tables, one per field of its "
+                              "items", key=gname, file=file)
+        specs.append(GroupSpec(gname, tuple(fields), path, first))
+    return by, tuple(specs)
+
+
+def _layouts(raw: dict[str, Any], doc: DocumentType, fmt: str, csv_opts: CsvOptions,
+             file: str) -> tuple[tuple[RecordLayout, ...], CsvOptions]:
+    """Multi-record writers: ``[[records]]`` entries, each a record type written once per
+    record (level ``record``) or once per item of a group (level ``lines``)."""
+    table = raw["records"]
+    if fmt != "csv":
+        raise ConfigError("[[records]] (several record types per record) are for CSV "
+                          "writers", key="records", file=file)
+    if "columns" in raw:
+        raise ConfigError("a multi-record writer takes its columns from "
+                          "[[records.columns]] entries", key="columns", file=file)
+    if not table:
+        raise ConfigError("expected [[records]] entries", key="records", file=file)
+    if raw.get("csv", {}).get("header") is True:
+        raise ConfigError("a multi-record file has no line of column names: header = false",
+                          key="csv.header", file=file)
+    levels = ("record", *(g for g, _item, _fields in doc.groups))
+    out = []
+    for i, spec in enumerate(table):
+        kp = f"records[{i}]"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"expected a table, found {spec!r}", key=kp, file=file)
+        _known(spec, {"type", "level", "when", "columns"}, kp, file)
+        code = _req(spec, "type", kp, file)
+        if not code or code != code.strip():
+            raise ConfigError("a record type is its code as the file writes it, without "
+                              "spaces around it", key=f"{kp}.type", file=file)
+        level = spec.get("level", "record")
+        if level not in levels:
+            raise ConfigError(f"unknown level {level!r}", key=f"{kp}.level", file=file,
+                              hint="levels: record (once per record), or a group of "
+                              f"{doc.name!r} (once per item): " + ", ".join(levels))
+        cols = spec.get("columns", [])
+        if not isinstance(cols, list):
+            raise ConfigError("expected [[records.columns]] entries", key=f"{kp}.columns",
+                              file=file)
+        columns = []
+        for j, col in enumerate(cols):
+            ckp = f"{kp}.columns[{j}]"
+            if not isinstance(col, dict):
+                raise ConfigError(f"expected a table, found {col!r}", key=ckp, file=file)
+            _known(col, {"header", "field", "transforms"}, ckp, file)
+            fname = _get(col, "field", ckp, file, str, "a field name", bool)
+            if fname is not None:
+                _layout_field(fname, level, doc, f"{ckp}.field", file)
+            label = _get(col, "header", ckp, file, str, "a column title", bool)
+            columns.append(ColumnSpec(label or f"{code} column {j + 2}"
+                                      + (f" ({fname})" if fname else ""), fname,
+                                      _chain(col, ckp, file)))
+        when = _layout_when(spec["when"], level, doc, f"{kp}.when", file) \
+            if "when" in spec else None
+        out.append(RecordLayout(code, level, tuple(columns), when))
+    return tuple(out), replace(csv_opts, header=False)
+
+
+def _layout_field(fname: str, level: str, doc: DocumentType, kp: str, file: str,
+                  whole_group: bool = False) -> None:
+    """A field a record type writes: the record's (``number``, ``name.fr``) or, at the level
+    of a group, its item's (``lines.sku``)."""
+    base, _, sub = fname.partition(".")
+    grp = doc.group(base)
+    if grp is not None:
+        if not sub:
+            if whole_group:
+                return
+            raise ConfigError(f"{base!r} is a group: write its items from a [[records]] "
+                              f"entry with level = {base!r}, their fields as {base}.NAME",
+                              key=kp, file=file)
+        if level != base:
+            raise ConfigError(f"{fname!r} is a field of each item of {base!r}: only a "
+                              f"record with level = {base!r} has one", key=kp, file=file)
+        if sub not in grp[1]:
+            raise ConfigError(f"group {base!r} of document {doc.name!r} has no field "
+                              f"{sub!r}", key=kp, file=file, hint="fields: " + ", ".join(grp[1]))
+        return
+    if not doc.has_field(fname):
+        raise ConfigError(f"document {doc.name!r} has no field {fname!r}", key=kp, file=file,
+                          hint="fields: " + ", ".join(doc.writable) + "; at a group's "
+                          "level, its items' fields as " + ", ".join(
+                              f"{g}.NAME" for g, _i, _f in doc.groups))
+
+
+_CONDITIONS = ("present", "equals", "in")
+
+
+def _layout_when(raw: Any, level: str, doc: DocumentType, kp: str, file: str
+                 ) -> tuple[str, str, Any]:
+    """``when = { field = "discounts", present = true }``: write the record type only when
+    the condition holds (``equals = "paid"``, ``in = ["paid", "refunded"]``)."""
+    if not isinstance(raw, dict):
+        raise ConfigError('expected a table like { field = "discounts", present = true }',
+                          key=kp, file=file)
+    _known(raw, {"field", *_CONDITIONS}, kp, file)
+    fname = _req(raw, "field", kp, file)
+    _layout_field(fname, level, doc, f"{kp}.field", file, whole_group=True)
+    given = [c for c in _CONDITIONS if c in raw]
+    if len(given) != 1:
+        raise ConfigError("give exactly one condition: present, equals or in", key=kp,
+                          file=file)
+    cond, value = given[0], raw[given[0]]
+    if cond == "present":
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, found {value!r}",
+                              key=f"{kp}.present", file=file)
+        return fname, cond, value
+    values = value if cond == "in" else [value]
+    if not isinstance(values, list) or not values or not all(
+            isinstance(v, str | bool | int) for v in values):
+        raise ConfigError(f"expected {'a list of texts' if cond == 'in' else 'a text'}, "
+                          f"found {value!r}", key=f"{kp}.{cond}", file=file)
+    return fname, "in", frozenset("true" if v is True else "false" if v is False else str(v)
+                                  for v in values)
 
 
 _LANG = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*\Z")  # xs:language
@@ -400,13 +654,25 @@ def _fields(table: dict[str, Any], keypath: str, doc: DocumentType, fmt: str, he
 
 
 def _field(name: str, spec: Any, kp: str, doc: DocumentType, fmt: str, header: bool,
-           file: str, record: str | None) -> FieldSpec:
-    """One reader field: the canonical field it sets, where its value is, its transforms."""
+           file: str, record: str | None, group: str | None = None) -> FieldSpec:
+    """One reader field: the canonical field it sets, where its value is, its transforms.
+    ``group``: a field of each item of that group of the document (``lines.sku``)."""
     base, _, lang = name.partition(".")
-    if base in doc.derived:
+    if group is not None:
+        item_fields = (doc.group(group) or ("", ()))[1]
+        if name not in item_fields:
+            raise ConfigError(f"group {group!r} of document {doc.name!r} has no field "
+                              f"{name!r}", key=kp, file=file,
+                              hint="fields: " + ", ".join(item_fields))
+        base, lang = name, ""
+    elif (grp := doc.group(base)) is not None:
+        raise ConfigError(f"{base!r} is a group of {doc.name!r}: read its fields in "
+                          f"[{base}.NAME] tables", key=kp, file=file,
+                          hint=f"fields of each item: {', '.join(grp[1])}")
+    if group is None and base in doc.derived:
         raise ConfigError(f"{base!r} is derived by the gateway; a reader cannot set it",
                           key=kp, file=file)
-    if not doc.has_field(name):
+    if group is None and not doc.has_field(name):
         raise ConfigError(f"document {doc.name!r} has no field {name!r}", key=kp, file=file,
                           hint="fields: " + ", ".join(doc.fields)
                           + (" (a localized field takes a language: name.fr)"
@@ -416,7 +682,16 @@ def _field(name: str, spec: Any, kp: str, doc: DocumentType, fmt: str, header: b
                           file=file)
     if not isinstance(spec, dict):
         raise ConfigError(f"expected a table, found {spec!r}", key=kp, file=file)
-    _known(spec, _SOURCE_KEYS[fmt] | {"transforms"}, kp, file)
+    allowed = _SOURCE_KEYS[fmt] | {"transforms"}
+    if group is not None:  # an item's field is one value: no lists, no languages
+        allowed = (allowed - {"all", "by"}) | {"row_number"}
+    _known(spec, allowed, kp, file)
+    row_number = _get(spec, "row_number", kp, file, bool, "true")
+    if row_number is False:
+        raise ConfigError("expected true (or leave row_number out)", key=f"{kp}.row_number",
+                          file=file)
+    column_any = _get(spec, "column_any", kp, file, list, "a list of column names",
+                      lambda v: v and all(isinstance(c, str) and c for c in v))
     column = _get(spec, "column", kp, file, str, "a column name", bool)
     index = _get(spec, "index", kp, file, int, "a column index from 0", lambda v: v >= 0)
     columns = _get(spec, "columns", kp, file, list, "a list of column names",
@@ -428,14 +703,21 @@ def _field(name: str, spec: Any, kp: str, doc: DocumentType, fmt: str, header: b
     path = _get(spec, "path", kp, file, str, "an element path", bool)
     all_ = _get(spec, "all", kp, file, bool, "true or false")
     by = _get(spec, "by", kp, file, str, "an attribute name", bool)
-    given = [k for k in ("column", "index", "columns", "indexes") if k in spec]
+    given = [k for k in ("column", "index", "columns", "indexes", "column_any") if k in spec]
     if len(given) > 1:
-        raise ConfigError(f"give one of column, index, columns or indexes, not {given[0]} "
-                          f"and {given[1]}", key=f"{kp}.{given[1]}", file=file)
-    if (column is not None or columns is not None) and not header:
+        raise ConfigError(f"give one of column, index, columns or indexes"
+                          f"{', or column_any' if 'column_any' in given else ''}, not "
+                          f"{given[0]} and {given[1]}", key=f"{kp}.{given[1]}", file=file)
+    placed = [k for k in (*given, "start", "path") if k in spec]
+    if row_number and placed:
+        raise ConfigError(f"row_number numbers the items; it takes no {placed[0]}",
+                          key=f"{kp}.{placed[0]}", file=file)
+    by_name = [k for k in ("column", "column_any", "columns") if k in spec]
+    if by_name and not header:
         raise ConfigError("columns by name need a header line; use index",
-                          key=f"{kp}.{'column' if column is not None else 'columns'}",
-                          file=file)
+                          key=f"{kp}.{by_name[0]}", file=file)
+    if column_any is not None and len(set(column_any)) != len(column_any):
+        raise ConfigError("a column name is listed twice", key=f"{kp}.column_any", file=file)
     if (start is None) != (length is None):
         raise ConfigError("missing required key", file=file,
                           key=f"{kp}.{'length' if length is None else 'start'}")
@@ -458,18 +740,21 @@ def _field(name: str, spec: Any, kp: str, doc: DocumentType, fmt: str, header: b
     if path is not None and by is not None and xml_format.is_attribute(path):
         raise ConfigError(f"{path!r} names an attribute; with by, the path names elements",
                           key=f"{kp}.path", file=file)
-    if base in doc.localized and not lang and by is None:
+    if group is None and base in doc.localized and not lang and by is None:
         raise ConfigError(f"{base!r} is localized: name one language ({base}.fr)"
                           + (' or read them all with by = "lang"' if fmt == "xml" else ""),
                           key=kp, file=file)
-    if not (given or start or path or spec.get("transforms")):
+    if not (given or start or path or row_number or spec.get("transforms")):
         raise ConfigError({"csv": "give a column name, an index or a constant transform",
                            "fixed": "give start and length, or a constant transform",
-                           "xml": "give a path or a constant transform"}[fmt],
+                           "xml": "give a path or a constant transform"}[fmt]
+                          + (", or row_number = true" if group is not None else ""),
                           key=kp, file=file)
     return FieldSpec(base, column, index, _chain(spec, kp, file), lang=lang or None,
                      columns=tuple(columns or ()), indexes=tuple(indexes or ()), start=start,
-                     length=length, path=path, all=bool(all_), by=by, record=record)
+                     length=length, path=path, all=bool(all_), by=by, record=record,
+                     column_any=tuple(column_any or ()), group=group,
+                     row_number=bool(row_number))
 
 
 def _position(spec: Any, kp: str, fmt: str, file: str, name: str, record: str | None = None

@@ -15,9 +15,10 @@ from ..errors import DataError, Problem
 from ..formats import xml as xml_format
 from ..formats.csv import CsvRowReader
 from ..formats.fixed_width import FixedLineReader, FixedOptions, short_line_guard
+from ..formats.grouped import Assembler, ItemReader, read_grouped_elements, read_grouped_rows
 from ..formats.multirecord import Kind, read_multirecord
 from .compiled import Guard, Step, compile_row_function, compile_row_mapper, width_guard
-from .loader import FieldSpec, Mapping, RecordType
+from .loader import FieldSpec, GroupSpec, Mapping, RecordType
 from .transforms import MISS, Failed, Memo
 
 Record = dict[str, Any]
@@ -48,6 +49,16 @@ class ProblemSink:
         if len(self.items) < self.keep:
             self.items.append(problem)
 
+    def add_record_problems(self, problems: list[Problem]) -> None:
+        """The problems of one record read from several lines (an order and its lines):
+        each is kept on its own line, the record is counted rejected once."""
+        self.count += len(problems)
+        self.rows_rejected += 1
+        self._last_line = None
+        room = self.keep - len(self.items)
+        if room > 0:
+            self.items.extend(problems[:room])
+
     def add_file_problem(self, problem: Problem) -> None:
         """A problem with the whole file (header, encoding): no row is counted for it."""
         self.count += 1
@@ -68,6 +79,10 @@ class ProblemSink:
 def read_records(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink
                  ) -> Iterator[tuple[int, Record]]:
     """Stream ``(line, record)`` pairs of the valid rows of ``src``."""
+    if mapping.groups or mapping.group_by is not None:
+        if mapping.format == "xml":
+            return _read_grouped_xml(mapping, src, file_name, problems)
+        return _read_grouped_csv(mapping, src, file_name, problems)
     if mapping.format == "xml":
         return _read_xml(mapping, src, file_name, problems)
     if mapping.records is not None:
@@ -114,37 +129,173 @@ def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 
 
 def _csv_steps(mapping: Mapping, header: list[str] | None, file_name: str) -> list[Step]:
+    positions = _header_positions(mapping, mapping.fields, header, file_name)
+    return [_csv_step(f, positions) for f in mapping.fields]
+
+
+def _header_positions(mapping: Mapping, fields: tuple[FieldSpec, ...],
+                      header: list[str] | None, file_name: str) -> dict[str, int]:
+    """Column name → position; a column the mapping reads missing from the header (or,
+    with strict_columns, one it does not know) makes the whole file unreadable."""
     positions: dict[str, int] = {}
-    if header is not None:
-        for i, name in enumerate(header):
-            positions.setdefault(name, i)
-        wanted = {c for f in mapping.fields for c in (f.column, *f.columns) if c is not None}
-        for f in mapping.fields:  # in the mapping's order: the first missing one is named
-            for name in (f.column, *f.columns):
-                if name is not None and name not in positions:
-                    raise DataError(Problem(
-                        f"column {name!r} is missing from the header "
-                        f"(found: {', '.join(header)}; mapping {mapping.path.name}, "
-                        f"fields.{f.key})", line=1, field=name, file=file_name))
-        if mapping.csv.strict_columns:
-            for name in header:
-                if name not in wanted:
-                    raise DataError(Problem(f"unexpected column {name!r} in the header",
-                                            line=1, field=name, file=file_name))
-    return [Step(f.name, _csv_source(f, positions), Memo(f.chain), f.label, f.lang)
-            for f in mapping.fields]
+    if header is None:
+        return positions
+    for i, name in enumerate(header):
+        positions.setdefault(name, i)
+    wanted = {c for f in fields for c in (f.column, *f.columns, *f.column_any)
+              if c is not None}
+    for f in fields:  # in the mapping's order: the first missing one is named
+        where = "group.by" if f is mapping.group_by else f.where
+        for name in (f.column, *f.columns):
+            if name is not None and name not in positions:
+                raise DataError(Problem(
+                    f"column {name!r} is missing from the header "
+                    f"(found: {', '.join(header)}; mapping {mapping.path.name}, "
+                    f"{where})", line=1, field=name, file=file_name))
+        if f.column_any and not any(n in positions for n in f.column_any):
+            raise DataError(Problem(
+                f"column {' or '.join(repr(n) for n in f.column_any)} is missing from the "
+                f"header (found: {', '.join(header)}; mapping {mapping.path.name}, "
+                f"{where})", line=1, field=f.column_any[0], file=file_name))
+    if mapping.csv.strict_columns:
+        for name in header:
+            if name not in wanted:
+                raise DataError(Problem(f"unexpected column {name!r} in the header",
+                                        line=1, field=name, file=file_name))
+    return positions
+
+
+def _column_of(f: FieldSpec, positions: dict[str, int]) -> str | None:
+    """The one column a field reads by name: ``column``, or the first of ``column_any``
+    this file's header has."""
+    if f.column_any:
+        return next((n for n in f.column_any if n in positions), None)
+    return f.column
+
+
+def _csv_step(f: FieldSpec, positions: dict[str, int]) -> Step:
+    label = (_column_of(f, positions) or f.label) if f.column_any else f.label
+    return Step(f.name, _csv_source(f, positions), Memo(f.chain), label, f.lang)
 
 
 def _csv_source(f: FieldSpec, positions: dict[str, int]) -> str:
     """``values[2]``; several columns: ``(values[0], values[3], )``; a constant: ``None``."""
-    if f.column is not None:
-        return f"values[{positions[f.column]}]"
+    column = _column_of(f, positions)
+    if column is not None:
+        return f"values[{positions[column]}]"
     if f.index is not None:
         return f"values[{f.index}]"
     indexes = [positions[c] for c in f.columns] if f.columns else f.indexes
     if indexes:
         return "(" + "".join(f"values[{i}], " for i in indexes) + ")"
     return "None"
+
+
+def _read_grouped_csv(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink
+                      ) -> Iterator[tuple[int, Record]]:
+    """Several consecutive rows make one record (``[group] by``): record-level fields from
+    its first row, one item of each group per row. See ``formats/grouped.py``."""
+    rows = CsvRowReader(src, mapping.csv, file_name, problems)  # type: ignore[arg-type]
+    it = rows.rows()
+    first = next(it, None)
+    header = rows.header
+    if first is None and header is None and mapping.csv.header:
+        raise DataError(Problem("file is empty: no header line", line=1, file=file_name))
+    parts = _compiled(mapping, ("read", "grouped", tuple(header) if header is not None
+                                else None), lambda: _grouped_csv(mapping, header, file_name))
+    if first is None:
+        return
+    assembler, key_of, key_label, bad_width, report_width = parts
+    yield from read_grouped_rows(_chain_first(first, it), key_of, key_label, bad_width,
+                                 report_width, assembler, problems, file_name,
+                                 mapping.doc.record)
+
+
+def _grouped_csv(mapping: Mapping, header: list[str] | None, file_name: str
+                 ) -> tuple[Assembler, Any, str, Any, Any]:
+    by = mapping.group_by
+    every = (*mapping.fields, *(f for g in mapping.groups for f in g.fields),
+             *((by,) if by is not None else ()))
+    positions = _header_positions(mapping, every, header, file_name)
+    record = compile_row_function([_csv_step(f, positions) for f in mapping.fields])
+    items = tuple(_csv_items(g, positions) for g in mapping.groups)
+    key_of = None
+    key_label = ""
+    if by is not None:
+        k = positions[by.column] if by.column is not None else by.index
+        assert k is not None
+        key_label = by.column if by.column is not None else f"column {k + 1}"
+
+        def key_of(values: list[str]) -> str | None:
+            return values[k].strip() if len(values) > k else None
+    if header is not None:
+        width, exact = len(header), True
+    else:
+        width = max((i for f in every for i in (f.index, *f.indexes) if i is not None),
+                    default=-1) + 1
+        exact = False
+    report_width = width_guard(width, exact)[1]
+
+    def bad_width(values: list[str]) -> bool:
+        return len(values) != width if exact else len(values) < width
+    return Assembler(record, items), key_of, key_label, bad_width, report_width
+
+
+def _csv_items(g: GroupSpec, positions: dict[str, int]) -> ItemReader:
+    read = [f for f in g.fields if not f.row_number]
+    map_row = compile_row_function([_csv_step(f, positions) for f in read])
+    # the columns that say whether a row holds an item (constants do not)
+    where: list[int] = []
+    for f in read:
+        where += [positions[n] for n in (_column_of(f, positions), *f.columns)
+                  if n is not None]
+        where += [i for i in (f.index, *f.indexes) if i is not None]
+
+    def present(values: list[str]) -> bool:
+        return not where or any(values[i].strip() for i in where)
+    numbered = tuple((f.name, Memo(f.chain), f.label) for f in g.fields if f.row_number)
+    sourced = tuple(f.name for f in read if f.column is not None or f.column_any
+                    or f.columns or f.index is not None or f.indexes)
+    return ItemReader(g.name, map_row, present, numbered, first_row=g.first_row,
+                      sourced=sourced)
+
+
+def _read_grouped_xml(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink
+                      ) -> Iterator[tuple[int, Record]]:
+    """A record element with its groups' items as repeated children (``<line>``)."""
+    assert mapping.xml is not None
+    assembler = _compiled(mapping, ("read", "grouped", "xml"), lambda: Assembler(
+        _one_row(_xml_mapper(mapping.fields, grouped=True)),
+        tuple(ItemReader(g.name, _one_row(_xml_mapper(tuple(f for f in g.fields
+                                                              if not f.row_number),
+                                                        grouped=True)),
+                         _always, tuple((f.name, Memo(f.chain), f.label)
+                                        for f in g.fields if f.row_number), path=g.path)
+              for g in mapping.groups)))
+    yield from read_grouped_elements(xml_format.records(src, mapping.xml.record, file_name),
+                                     assembler, _xml_parts, problems, file_name)
+
+
+def _always(_values: Any) -> bool:
+    return True
+
+
+_PATHS = {"xml": xml_format.XML_NS[1:-1]}
+
+
+def _xml_parts(el: Any, it: ItemReader) -> Iterator[tuple[int, Any, bool]]:
+    for child in el.iterfind(it.path, _PATHS):
+        yield child.sourceline, child, True
+
+
+def _one_row(mapper: Any) -> Any:
+    """A generated row loop as a function of one row."""
+    def map_row(line: int, values: Any, terminated: bool, problems: Any, file_name: str
+                ) -> Record | None:
+        for _line, rec in mapper(((line, values, terminated),), problems, file_name):
+            return rec  # type: ignore[no-any-return]
+        return None
+    return map_row
 
 
 def _min_width(fields: tuple[FieldSpec, ...]) -> Guard | None:
@@ -221,17 +372,19 @@ def _text_at(f: FieldSpec) -> Callable[[Any], str]:
 def _read_xml(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink
               ) -> Iterator[tuple[int, Record]]:
     assert mapping.xml is not None
-    mapper = _compiled(mapping, ("read", "xml"), lambda: _xml_mapper(mapping))
+    mapper = _compiled(mapping, ("read", "xml"), lambda: _xml_mapper(mapping.fields))
     yield from mapper(xml_format.records(src, mapping.xml.record, file_name), problems,
                       file_name)
 
 
-def _xml_mapper(mapping: Mapping) -> Any:
-    with_path = [f for f in mapping.fields if f.path is not None]
+def _xml_mapper(fields: tuple[FieldSpec, ...], grouped: bool = False) -> Any:
+    with_path = [f for f in fields if f.path is not None]
     exprs, prelude, env = xml_format.sources([(f.path or "", f.all, f.by) for f in with_path])
+    if grouped:  # an order is validated mapped (groups): no need to keep it as received
+        prelude = [step for step in prelude if "_received(" not in step]
     source = dict(zip((f.key for f in with_path), exprs, strict=True))
     steps = []
-    for f in mapping.fields:
+    for f in fields:
         memo = Memo(f.chain)
         if f.by is not None:
             steps.append(Step(f.name, source[f.key], _ByAttribute(memo, f.path or "", f.by),

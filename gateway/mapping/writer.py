@@ -11,6 +11,7 @@ from ..formats.csv import CsvRowWriter
 from .compiled import compile_csv_rows, compile_xml_serializer
 from .transforms import Memo, TransformError
 from .loader import Mapping
+from .multiwriter import MultiRecordWriter
 
 if TYPE_CHECKING:
     from ..pipeline.publish import Publisher
@@ -35,6 +36,12 @@ class RecordWriter:
         self.count = 0
         self.publisher = publisher
         self._plan = plan(mapping)
+        self._multi: MultiRecordWriter | None = None
+        if mapping.layouts:  # [[records]]: several record types per record
+            self._multi = MultiRecordWriter(mapping, sink, on_problem)
+            self._csv = None
+            self.publisher = None  # delta publishing does not apply: every record is written
+            return
         if mapping.format == "csv":
             self._csv: CsvRowWriter | None = CsvRowWriter(sink, mapping.csv)
             if mapping.csv.header:
@@ -52,6 +59,9 @@ class RecordWriter:
         """Write records, 5,000 at a time (bounded memory): those the mapping's ``where``
         selects and, with a publisher, only those it says changed. A value a column's
         transforms refuse drops that record from this output, reported with its line."""
+        if self._multi is not None:
+            self.count += self._multi.write(records, lines)
+            return
         it = iter(records)
         lit = iter(lines) if lines is not None else None
         where = self.mapping.where
@@ -134,7 +144,9 @@ class RecordWriter:
                 == [(f, f, ()) for f in doc.fields])
 
     def close(self) -> None:
-        if self._csv is not None:
+        if self._multi is not None:
+            self._multi.close()
+        elif self._csv is not None:
             self._csv.close()
         else:
             assert self.mapping.xml is not None
