@@ -7,6 +7,8 @@ that import paths rather than ids need (``Gear > Bags``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import Flow, FlowRun, Record
 from .categories import paths_of
 
@@ -17,6 +19,9 @@ class CatalogueFlow(Flow):
         held = run.ledger.categories()
         self.tree = {cid: (parent, names) for cid, (parent, names, _p, _a) in held.items()}
         self._paths: dict[str, dict[str, tuple[str, ...]]] = {}
+        # per tuple of category ids (a catalogue repeats a few hundred of them): the
+        # unknown id to refuse, or the paths every product of those ids gets a copy of
+        self._by_ids: dict[tuple[str, ...], tuple[str | None, dict[str, Any] | None]] = {}
 
     def _category_paths(self, ids: tuple[str, ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
         per_lang: dict[str, list[tuple[str, ...]]] = {}
@@ -36,15 +41,27 @@ class CatalogueFlow(Flow):
         if not tree:
             return records  # no tree held yet: ids cannot be checked (said in the note)
         kept = []
+        by_ids = self._by_ids
         for rec, line in zip(records, lines, strict=True):
             ids = rec.get("category") or ()
-            unknown = [c for c in ids if c not in tree]
-            if unknown:
-                self.refuse(line, f"unknown category {unknown[0]!r}: not in the category "
-                            "tree the gateway holds", "category", unknown[0])
+            if not ids:
+                kept.append(rec)
                 continue
-            if ids:
-                rec["category_path"] = self._category_paths(ids)
+            if ids.__class__ is not tuple:
+                ids = tuple(ids)
+            known = by_ids.get(ids)
+            if known is None:
+                if len(by_ids) >= 20_000:
+                    by_ids.clear()
+                unknown = [c for c in ids if c not in tree]
+                known = by_ids[ids] = ((unknown[0], None) if unknown
+                                       else (None, self._category_paths(ids)))
+            unknown_id, paths = known
+            if unknown_id is not None:
+                self.refuse(line, f"unknown category {unknown_id!r}: not in the category "
+                            "tree the gateway holds", "category", unknown_id)
+                continue
+            rec["category_path"] = dict(paths)  # type: ignore[arg-type]
             kept.append(rec)
         return records if len(kept) == len(records) else kept
 

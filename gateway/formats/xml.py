@@ -73,16 +73,26 @@ def check_path(path: str) -> None:
 def sources(fields: list[tuple[str, bool, str | None]]
             ) -> tuple[list[str], list[str], dict[str, Any]]:
     """For each field ``(path, all, by)`` the expression of its raw value over the record
-    element ``values``; and the prelude that indexes the record's children once (``T``:
-    tag → text of the first child; ``M``: tag → every child, for the tags read more than
-    once), with the names both use."""
-    multi = set()
+    element ``values``; and the prelude that indexes the record's children once, with the
+    names both use. ``T``: tag → text of the first child; ``M``: tag → what every child of
+    that tag gives, for the tags read more than once: its text (``all``), its ``(by
+    attribute, text)`` pair (``by``), or the element itself when the tag is read several
+    ways (``name[@lang='fr']`` and ``name`` by ``lang``)."""
+    kinds: dict[str, set[Any]] = {}
     for path, all_, by in fields:
+        if _ATTRIBUTE.match(path):
+            continue
         pred = _PREDICATE.match(path)
         if pred:
-            multi.add(pred.group(1))
-        elif _TAG.match(path) and (all_ or by):
-            multi.add(path)
+            kinds.setdefault(pred.group(1), set()).add(_ELEMENT)
+        elif _TAG.match(path):
+            kind = attribute_name(by) if by else _TEXT if all_ else _FIRST
+            kinds.setdefault(path, set()).add(kind)
+    index: dict[str, Any] = {}  # tag → what M holds per child: _TEXT, an attribute, _ELEMENT
+    for tag, ks in kinds.items():
+        if ks == {_FIRST}:
+            continue
+        index[tag] = next(iter(ks)) if len(ks) == 1 else _ELEMENT
     exprs = []
     uses_index = False
     for path, all_, by in fields:
@@ -97,16 +107,22 @@ def sources(fields: list[tuple[str, bool, str | None]]
                 exprs.append(f"{fn}(values, {elements!r}, {name!r})")
             continue
         uses_index = uses_index or bool(pred or tag)
+        held = f"(tuple(M[{path!r}]) if {path!r} in M else None)"
         if by:
-            found = f"M.get({path!r})" if tag else f"values.findall({path!r}, _NS)"
-            exprs.append(f"_pairs({found}, {attribute_name(by)!r})")
+            if not tag:
+                exprs.append(f"_pairs(values.findall({path!r}, _NS), "
+                             f"{attribute_name(by)!r})")
+            elif index[path] is _ELEMENT:
+                exprs.append(f"_pairs(M.get({path!r}), {attribute_name(by)!r})")
+            else:
+                exprs.append(held)
         elif pred:
             exprs.append(f"_pick(M.get({pred.group(1)!r}), {attribute_name(pred.group(2))!r}, "
                          f"{pred.group(4)!r})")
         elif tag and all_:
-            exprs.append(f"_texts(M.get({path!r}))")
+            exprs.append(f"_texts(M.get({path!r}))" if index[path] is _ELEMENT else held)
         elif tag:
-            exprs.append(f"_first(M.get({path!r}))" if path in multi else f"T.get({path!r})")
+            exprs.append(f"_first(M.get({path!r}))" if path in index else f"T.get({path!r})")
         elif all_:
             exprs.append(f"_texts(values.findall({path!r}, _NS))")
         else:
@@ -114,25 +130,78 @@ def sources(fields: list[tuple[str, bool, str | None]]
     prelude = []
     if uses_index:
         prelude = ["T = {}", "M = {}", "for c in values:", "    t = c.tag"]
-        if multi:
-            prelude += ["    if t in _MULTI:",
+        if index:
+            prelude += ["    k = _INDEX.get(t)",
+                        "    if k is None:",
+                        "        if t not in T:",
+                        "            T[t] = c.text or ''",
+                        "    else:",
+                        "        if k is _TEXT:",
+                        "            v = c.text or ''",
+                        "        elif k is _ELEMENT:",
+                        "            v = c",
+                        "        else:",
+                        "            v = (c.get(k), c.text or '')",
                         "        m = M.get(t)",
                         "        if m is None:",
-                        "            M[t] = [c]",
+                        "            M[t] = [v]",
                         "        else:",
-                        "            m.append(c)",
-                        "    elif t not in T:"]
+                        "            m.append(v)"]
         else:
-            prelude += ["    if t not in T:"]
-        prelude += ["        T[t] = c.text or ''"]
-    env = {"_MULTI": frozenset(multi), "_pairs": _pairs, "_pick": _pick, "_texts": _texts,
-           "_first": _first, "_attribute": _attribute, "_attributes": _attributes,
-           "_tuple": _tuple, "_NS": _PREFIXES}
+            prelude += ["    if t not in T:",
+                        "        T[t] = c.text or ''"]
+    if fields and all(_TAG.match(path) and not _ATTRIBUTE.match(path) for path, _a, _b in fields):
+        # the record's elements are read by their own names: keep the record as received,
+        # so that the XSD check can validate it rather than the re-serialised record
+        prelude.append("line = _received(line, values, _READS)")
+    env = {"_INDEX": index, "_TEXT": _TEXT, "_ELEMENT": _ELEMENT, "_pairs": _pairs,
+           "_pick": _pick, "_texts": _texts, "_first": _first, "_attribute": _attribute,
+           "_attributes": _attributes, "_tuple": _tuple, "_NS": _PREFIXES,
+           "_received": RecordLine.received,
+           "_READS": frozenset(path for path, _a, _b in fields)}
     return exprs, prelude, env
 
 
+class _Kind:
+    """What the index keeps of a child element (compared by identity)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_FIRST, _TEXT, _ELEMENT = _Kind("first text"), _Kind("every text"), _Kind("every element")
+
+
 def _first(found: list[Any] | None) -> str | None:
-    return (found[0].text or "") if found else None
+    if not found:
+        return None
+    first = found[0]
+    if first.__class__ is str:
+        return first
+    if first.__class__ is tuple:
+        return first[1]
+    return first.text or ""
+
+
+class RecordLine(int):
+    """The line of a record element, carrying the element as received (serialised) and the
+    child element names the mapping reads. A file whose records are already the canonical
+    elements is then validated as it was received (``validate/xsd.py``), instead of
+    validating the mapped records serialised again. Everywhere else it is the line."""
+
+    raw: bytes
+    reads: frozenset[str]
+
+    @classmethod
+    def received(cls, line: int, el: Any, reads: frozenset[str]) -> RecordLine:
+        carried = cls(line)
+        carried.raw = etree.tostring(el, encoding="UTF-8", xml_declaration=False,
+                                     with_tail=False)
+        carried.reads = reads
+        return carried
 
 
 def _pick(found: list[Any] | None, attr: str, value: str) -> str | None:

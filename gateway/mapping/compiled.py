@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..errors import Problem
-from .transforms import MISS, Failed, Memo
+from .transforms import MISS, Failed, Memo, TransformError, memo_key
 
 RowMapper = Callable[[Iterable[Any], Any, str], Iterator[tuple[int, dict[str, Any]]]]
 # one row → its record, or None when it was rejected (its problems appended)
@@ -155,33 +155,99 @@ Serializer = Callable[[Iterable[dict[str, Any]]], tuple[str, int]]
 RowBuilder = Callable[[Iterable[dict[str, Any]]], list[list[str]]]
 
 
+# A memo pays when values repeat (units, tax codes, categories) and costs when they do
+# not (names, descriptions): a miss looks up, computes and stores. Each memoised column
+# counts its misses per batch; past one in two it is computed directly for the next
+# ``_PROBE_EVERY`` batches, then its memo is tried again.
+_PROBE_EVERY = 16
+_MIN_BATCH = 256
+
+
 def _compile_per_record(fields: list[tuple[str | None, Memo]], result: str, ret: str,
                         unhashable: frozenset[str] = frozenset()) -> Any:
     """A loop over records that turns each field into its text ``t0, t1…`` through its
-    memo, then runs ``result`` (which appends them) and finally ``ret``. Fields in
-    ``unhashable`` (whole localized fields: dicts) skip the memo lookup."""
-    env: dict[str, Any] = {"MISS": MISS, "NOTHING": {}, "Decimal": Decimal}
-    lines = ["def build(records):",
-             "    out = []",
-             "    append = out.append",
-             "    for rec in records:"]
+    memo, then runs ``result`` (which appends them) and finally ``ret``.
+
+    A text column's str is its own text and a decimal's text is its digits: both are
+    written directly, cheaper than a lookup. Fields in ``unhashable`` (whole localized
+    fields: dicts) cannot be memoised and run their steps directly. The others go through
+    their memo, or directly while it misses (see ``_adapt``). Computed directly or looked
+    up, a text is the same: transforms are pure functions."""
+    from .writer import _text  # the writers' final step (writer imports this module)
+
+    env: dict[str, Any] = {"MISS": MISS, "NOTHING": {}, "Decimal": Decimal, "Failed": Failed,
+                           "TransformError": TransformError, "memo_key": memo_key,
+                           "_adapt": _adapt}
+    state: list[list[Any]] = []  # per memoised field: [computed directly?, batches left]
+    env["S"] = state
+    head = ["def build(records):",
+            "    out = []",
+            "    append = out.append"]
+    body = ["    for rec in records:"]
+    counters: list[str] = []
     for i, (fname, memo) in enumerate(fields):
+        src = _source(fname)
+        steps = memo.chain
+        call = f"v{i}"
+        for j, fn in enumerate(steps):
+            env[f"f{i}_{j}"] = fn
+            call = f"f{i}_{j}({call})"
+        body.append(f"        v{i} = {src}")
+        if len(steps) == 0 or fname in unhashable:
+            body.append(f"        t{i} = {call}")
+            continue
+        pad = "        "
+        if len(steps) == 1 and steps[0] is _text:
+            # a text column: a str is its own text, a decimal its exact digits (to_text)
+            body += [f"        c{i} = v{i}.__class__",
+                     f"        if c{i} is str:",
+                     f"            t{i} = v{i}",
+                     f"        elif v{i} is None:",
+                     f"            t{i} = ''",
+                     f"        elif c{i} is Decimal:",
+                     f"            t{i} = format(v{i}, 'f')",
+                     "        else:"]
+            pad = "            "
         env[f"g{i}"] = memo.cache.get
         env[f"m{i}"] = memo
-        src = _source(fname)
-        if fname in unhashable:
-            lines += [f"        t{i} = m{i}({src})"]
-            continue
-        # a decimal's key carries its exponent: 0 and 0.000 are equal, spelled apart
-        lines += [f"        v{i} = {src}",
-                  f"        k{i} = v{i} if v{i}.__class__ is not Decimal else"
-                  f" (v{i}, v{i}.as_tuple().exponent)",
-                  f"        t{i} = g{i}(k{i}, MISS)",
-                  f"        if t{i} is MISS:",
-                  f"            t{i} = m{i}(v{i})"]
-    lines += [f"        {result}", f"    return {ret}"]
-    exec("\n".join(lines), env)  # noqa: S102 - built from field positions and a tag only
+        head += [f"    d{i} = S[{len(state)}][0]",
+                 f"    n{i} = 0"]
+        state.append([False, 0])
+        counters.append(f"n{i}")
+        # a decimal's key carries its exponent (0 and 0.000 are equal, spelled apart),
+        # and True is not 1: memo_key, inlined for the other values
+        body += [f"{pad}if d{i}:",
+                 f"{pad}    t{i} = {call}",
+                 f"{pad}else:",
+                 f"{pad}    c{i} = v{i}.__class__",
+                 f"{pad}    k{i} = v{i} if c{i} is not Decimal and c{i} is not bool"
+                 f" else memo_key(v{i})",
+                 f"{pad}    t{i} = g{i}(k{i}, MISS)",
+                 f"{pad}    if t{i} is MISS:",
+                 f"{pad}        n{i} += 1",
+                 f"{pad}        t{i} = m{i}.compute(v{i}, k{i})",
+                 f"{pad}        if t{i}.__class__ is Failed:",
+                 f"{pad}            raise TransformError(t{i}.message)"]
+    tail = [f"        {result}"]
+    if counters:
+        tail.append(f"    _adapt(S, ({''.join(c + ', ' for c in counters)}), len(out))")
+    tail.append(f"    return {ret}")
+    code = "\n".join(head + body + tail)
+    exec(code, env)  # noqa: S102 - built from field positions and a tag only
     return env["build"]
+
+
+def _adapt(state: list[list[Any]], misses: tuple[int, ...], count: int) -> None:
+    """After a batch: a memoised field that missed more than one value in two is computed
+    directly for the next batches; one computed directly long enough tries its memo."""
+    for st, missed in zip(state, misses, strict=True):
+        if st[0]:
+            st[1] -= 1
+            if st[1] <= 0:
+                st[0] = False
+        elif count >= _MIN_BATCH and missed * 2 > count:
+            st[0] = True
+            st[1] = _PROBE_EVERY
 
 
 def _source(fname: str | None) -> str:

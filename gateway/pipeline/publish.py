@@ -47,9 +47,16 @@ class Publisher:
     def key(self, rec: dict[str, Any]) -> str:
         return SEP.join(to_text(rec.get(f)) for f in self.key_fields)
 
+    def keys(self, records: list[dict[str, Any]]) -> list[str]:
+        """``key`` of each record; a key of one text field (a SKU) is that text."""
+        if len(self.key_fields) == 1:
+            f = self.key_fields[0]
+            return [v if (v := r.get(f)).__class__ is str else to_text(v) for r in records]
+        return [self.key(r) for r in records]
+
     def filter(self, records: list[dict[str, Any]], rows: list[list[str]]) -> list[int]:
         """Indexes of the records to send; remembers their rows as published."""
-        keys = [self.key(r) for r in records]
+        keys = self.keys(records)
         texts = [SEP.join(row) for row in rows]
         held = self.ledger.published_rows(self.channel, keys)
         send: list[int] = []

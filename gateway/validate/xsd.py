@@ -4,11 +4,19 @@ Records are serialised one per line into a small canonical document, parsed by l
 and validated against the document's XSD. Memory stays bounded by the chunk; an error's
 line in the chunk points back to the record and so to the line of the partner file.
 DTDs, entities and network access are refused by the parser.
+
+A file that already is canonical XML (its records are the document's record elements,
+read by their own names: ``formats/xml.RecordLine``) is validated as it was received: the
+record elements, serialised by lxml as parsed, make the chunk's document, with no mapping
+back to XML. A record that fails there, or whose mapped form lacks a field the XSD
+requires (an element present but empty, which the mapping leaves out), is checked again
+the usual way, mapped and serialised, so its problems read the same as for any file.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +27,7 @@ from lxml import etree
 
 from ..documents import DocumentType, to_text
 from ..errors import ConfigError, Problem
+from ..formats.xml import RecordLine
 from ..mapping.loader import canonical_mapping
 from ..mapping.writer import plan, xml_records
 
@@ -72,6 +81,8 @@ class ChunkValidator:
         self.mapping = canonical_mapping(doc)
         self.plan = plan(self.mapping)
         self.pool = pool
+        self.required = _required_fields(self.schema_path, doc)
+        self._record_open = f"<{doc.record}".encode()
 
     def _serialise(self, records: Iterable[dict[str, Any]]) -> tuple[str, bytes]:
         body, _ = xml_records(self.mapping, self.plan, records)
@@ -82,6 +93,11 @@ class ChunkValidator:
         order and collected in order keep the file's order."""
         if not chunk:
             return lambda: CheckedChunk(chunk, [], None)
+        if self.required is not None and chunk[0][0].__class__ is RecordLine:
+            received = self._submit_received(chunk, file_name)
+            if received is not None:
+                return received
+        chunk = _plain_lines(chunk)
         body, data = self._serialise(rec for _, rec in chunk)
         if self.pool is None:
             errors = check_document(str(self.schema_path), data)
@@ -103,6 +119,85 @@ class ChunkValidator:
 
     def validate(self, chunk: Chunk, file_name: str) -> CheckedChunk:
         return self.submit(chunk, file_name)()
+
+    def _submit_received(self, chunk: Chunk, file_name: str
+                         ) -> Callable[[], CheckedChunk] | None:
+        """Validate the records as received, when each is the document's own record
+        element and its fields were read from the elements of their names (else
+        ``None``). Those that fail, and those the mapping left without a required field,
+        are checked again mapped, for their problems."""
+        required = self.required or ()
+        fields = self.doc.fields
+        opening = self._record_open
+        n = len(opening)
+        seen: frozenset[str] | None = None
+        plain: Chunk = []  # the chunk with int lines: what was received goes no further
+        again: list[int] = []  # records checked mapped only
+        kept: list[int] = []  # records checked as received, at these lines of the document
+        starts: list[int] = []
+        parts = [f"<{self.doc.root}>".encode()]
+        at = 2
+        for i, (line, rec) in enumerate(chunk):
+            if line.__class__ is not RecordLine:
+                return None
+            raw = line.raw
+            if not raw.startswith(opening) or raw[n:n + 1] not in _AFTER_TAG:
+                return None
+            if line.reads is not seen:
+                # read from the elements of the same names, and nothing else (a field
+                # with no path, a constant, is in no element: its record is checked mapped)
+                if not line.reads.issubset(fields) or rec.keys() != line.reads:
+                    return None
+                seen = line.reads
+            plain.append((int(line), rec))
+            for f in required:
+                if _empty(rec.get(f)):
+                    again.append(i)
+                    break
+            else:
+                kept.append(i)
+                starts.append(at)
+                parts.append(raw)
+                at += raw.count(b"\n") + 1
+        parts.append(f"</{self.doc.root}>\n".encode())
+        wait = self._check(b"\n".join(parts)) if kept else (lambda: [])
+
+        def result() -> CheckedChunk:
+            errors = wait()
+            if errors is None:  # lxml's own serialisation is well-formed: not expected
+                failed = set(range(len(plain)))
+            else:
+                failed = set(again)
+                for err_line, _message in errors:
+                    k = bisect_right(starts, err_line) - 1
+                    failed.add(kept[max(k, 0)])
+            if not failed:
+                return CheckedChunk(plain, [], None)
+            checked = self.validate([plain[i] for i in sorted(failed)], file_name)
+            passed = {id(rec) for _line, rec in checked.valid}
+            valid = [item for i, item in enumerate(plain)
+                     if i not in failed or id(item[1]) in passed]
+            return CheckedChunk(valid, checked.problems, None)
+        return result
+
+    def _check(self, data: bytes) -> Callable[[], list[tuple[int, str]] | None]:
+        """``check_document`` in the worker when there is one, else here and now."""
+        path = str(self.schema_path)
+        if self.pool is not None:
+            try:
+                future = self.pool.submit(check_document, path, data)
+            except BrokenExecutor:
+                self.pool = None
+            else:
+                def wait() -> list[tuple[int, str]] | None:
+                    try:
+                        return future.result()
+                    except BrokenExecutor:
+                        self.pool = None
+                        return check_document(path, data)
+                return wait
+        errors = check_document(path, data)
+        return lambda: errors
 
     def _result(self, chunk: Chunk, file_name: str, body: str,
                 errors: list[tuple[int, str]] | None) -> CheckedChunk:
@@ -135,6 +230,71 @@ class ChunkValidator:
                 bad.setdefault(-1, []).append(Problem(_clean(message), file=file_name))
         valid = [item for i, item in enumerate(chunk) if i not in bad]
         return CheckedChunk(valid, [p for ps in bad.values() for p in ps], None)
+
+
+_AFTER_TAG = (b">", b" ", b"/", b"\n", b"\t", b"\r")
+
+
+def _plain_lines(chunk: Chunk) -> Chunk:
+    """The chunk with plain ``int`` lines: what was received is not carried further."""
+    if not chunk or chunk[0][0].__class__ is int:
+        return chunk
+    return [(int(line), rec) for line, rec in chunk]
+
+
+def _empty(value: Any) -> bool:
+    """True when the canonical XML of a value is nothing (the writer leaves it out)."""
+    if value is None:
+        return True
+    if value.__class__ is str:
+        return not value
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (tuple, list)):
+        return value == ""
+    for v in value:
+        if v is not None and v != "":
+            return False
+    return True
+
+
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+
+
+def _required_fields(schema_path: Path, doc: DocumentType) -> tuple[str, ...] | None:
+    """The fields the record element of ``doc`` must have, read from its XSD; ``None``
+    when its shape is not a plain sequence of child elements (and attributes none
+    required), or the document has groups: records are then always checked mapped."""
+    if doc.groups:
+        return None
+    try:
+        tree = etree.parse(str(schema_path), safe_parser())
+    except (OSError, etree.XMLSyntaxError):
+        return None
+    for el in tree.iter(f"{_XS}element"):
+        if el.get("name") != doc.record:
+            continue
+        kind = el.find(f"{_XS}complexType")
+        if kind is None:
+            return None
+        required = []
+        for part in kind:
+            if not isinstance(part.tag, str) or part.tag == f"{_XS}annotation":
+                continue
+            if part.tag == f"{_XS}attribute" and part.get("use") != "required":
+                continue
+            if part.tag != f"{_XS}sequence":
+                return None
+            for child in part:
+                if not isinstance(child.tag, str) or child.tag == f"{_XS}annotation":
+                    continue
+                name = child.get("name")
+                if child.tag != f"{_XS}element" or name is None or name not in doc.fields:
+                    return None
+                if child.get("minOccurs", "1") != "0":
+                    required.append(name)
+        return tuple(required)
+    return None
 
 
 def validation_pool() -> Executor:
