@@ -39,7 +39,7 @@ def test_stock_explains_the_projection(tmp_path: Path) -> None:
     out = r.stdout.splitlines()
     assert out[0] == "SKU-1: ERP quantity 10.000000 (as of 2026-11-28T09:00:00+00:00)"
     assert out[1].startswith("  warehouse MAIN: 10.000000 as of 2026-11-28T09:00:00+00:00")
-    assert out[2].startswith("  - 3.000000 order #1 line 1 (shop webshop), forwarded ")
+    assert out[2].startswith("  - 3 order #1 line 1 (shop webshop), forwarded ")
     assert out[2].endswith("not yet confirmed by the ERP")
     assert out[3].startswith("  (order #2 line 1: confirmed 2026-11-28T08:59:00")
     assert out[4:] == ["  = 7.000000 available",

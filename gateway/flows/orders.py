@@ -46,7 +46,8 @@ PAYABLE = {
 }
 # not part of an order's identity: they move after it is placed
 VOLATILE = frozenset({"payment_status", "paid_at", "customer_number", "customer_status"})
-ADDRESS = ("name", "company", "street", "street2", "zip", "city", "country")
+# an address is a place: who receives there (name, company) does not make it another one
+ADDRESS = ("street", "street2", "zip", "city", "country")
 
 
 def content_of(rec: Record) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 def address_digest(rec: Record, prefix: str) -> str | None:
     parts = [str(rec.get(f"{prefix}_{a}") or "").strip().casefold() for a in ADDRESS]
-    if not any(parts[2:]):  # no street, zip or city: no address
+    if not any(parts[:4]):  # no street, zip or city: no address
         return None
     return hashlib.sha256("\x1f".join(" ".join(p.split()) for p in parts).encode()).hexdigest()
 

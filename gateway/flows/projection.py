@@ -95,6 +95,11 @@ class Projector:
             yield self.project(sku, qty, as_of, buffer)
 
 
+def _plain(d: Decimal) -> str:
+    """``4`` rather than ``4.000000`` (the ledger's millionths) in a sentence."""
+    return format(d.normalize(), "f")
+
+
 @dataclass(frozen=True)
 class Request:
     sku: str
@@ -125,7 +130,7 @@ def replenish(ledger: Ledger, projections: Iterable[Projection], *,
                 goal = target if target is not None and target > point else point * 2
                 qty = max(goal - level, ZERO)
                 yield Request(p.sku, level, point, goal, qty,
-                              f"projected stock {level} fell below the reorder point {point}",
-                              now)
+                              f"projected stock {_plain(level)} fell below the reorder point "
+                              f"{_plain(point)}", now)
         elif was_below:
             ledger.set_below_reorder(p.sku, False)

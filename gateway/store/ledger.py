@@ -708,7 +708,7 @@ class Ledger:
         if row is None:
             return None
         d = dict(row)
-        d["quantity"] = from_micro(d["quantity"])
+        d["quantity"] = from_micro(d["quantity"]).normalize()
         return d
 
     def set_line_status(self, shop: str, number: str, line_number: int, status: str,
@@ -744,9 +744,9 @@ class Ledger:
                     " ORDER BY sku, forwarded_at", (since, *part)).fetchall()
         for r in rows:
             d = dict(r)
-            d["quantity"] = from_micro(d["quantity"])
+            d["quantity"] = from_micro(d["quantity"]).normalize()
             if d["quantity_confirmed"] is not None:
-                d["quantity_confirmed"] = from_micro(d["quantity_confirmed"])
+                d["quantity_confirmed"] = from_micro(d["quantity_confirmed"]).normalize()
             out.setdefault(d["sku"], []).append(d)
         return out
 
