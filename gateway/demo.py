@@ -122,6 +122,74 @@ filename = "prices_{{exchange}}.csv"
 publish = "delta"
 """
 
+# Orders: the shop's exports in, the ERP's order import, customer updates, replenishment
+# requests and order statuses, back-orders out. Taken after the catalogue and before
+# the stock, so the stock file (which lags behind these orders) is projected.
+ORDERS_CHANNELS = """
+[endpoints.shop_in]
+path = "inbox/shop"
+
+# ERP customer master -> the customers orders are matched to
+[channels.erp_customers_in]
+direction = "in"
+endpoint = "erp_in"
+pattern = "customers_*.csv"
+document = "customers"
+mapping = "erp_customers_csv"
+ack_endpoint = "erp_out"
+settle = "move"
+
+# Shopify order export (overlapping windows) -> only new, paid orders
+[channels.shop_orders_in]
+direction = "in"
+endpoint = "shop_in"
+pattern = "orders_*.csv"
+document = "orders"
+mapping = "shopify_orders_csv"
+ack_endpoint = "shop_out"
+settle = "move"
+payment = "paid"
+
+# ERP order status -> back-orders for the shop
+[channels.erp_status_in]
+direction = "in"
+endpoint = "erp_in"
+pattern = "status_*.csv"
+document = "order_status"
+mapping = "erp_order_status_csv"
+ack_endpoint = "erp_out"
+settle = "move"
+
+[channels.erp_orders_txt]
+direction = "out"
+endpoint = "erp_out"
+document = "orders"
+mapping = "erp_orders_csv"
+filename = "orders_{{exchange}}.txt"
+
+[channels.erp_customer_updates_csv]
+direction = "out"
+endpoint = "erp_out"
+document = "orders"
+mapping = "erp_customer_updates_csv"
+filename = "customer_updates_{{exchange}}.csv"
+
+[channels.erp_replenishment_csv]
+direction = "out"
+endpoint = "erp_out"
+document = "replenishment"
+mapping = "erp_replenishment_csv"
+filename = "replenishment_{{exchange}}.csv"
+reorder_point = 5
+
+[channels.shop_backorders_csv]
+direction = "out"
+endpoint = "shop_out"
+document = "backorders"
+mapping = "backorders_csv"
+filename = "backorders_{{exchange}}.csv"
+"""
+
 FOLDERS = ("inbox/erp", "inbox/shop", "outbox/erp", "outbox/shop")
 
 
@@ -137,7 +205,8 @@ def local_workspace(root: Path, *, poll_interval: str = "200ms", min_age: str = 
     config.write_text(CONFIG_TEMPLATE.format(
         poll_interval=poll_interval, min_age=min_age, batch_size=batch_size, pattern=pattern,
         settle=settle, extra_in=extra_in,
-        catalogue=CATALOGUE_CHANNELS.format() if catalogue else ""), encoding="utf-8")
+        catalogue=(CATALOGUE_CHANNELS + ORDERS_CHANNELS).format() if catalogue else ""),
+        encoding="utf-8")
     return config
 
 
@@ -172,7 +241,7 @@ CATALOGUE = (
     "Chaise en chêne massif, assise tressée.;Solid oak chair, woven seat.;Atelier Dupré;"
     "FAM04;N20;4,500;kg;O;10\r\n"
     "TABLE-CHÊNE-180;96385074;Table en chêne 180 cm;Oak table 180 cm;;"
-    "Plateau huilé.;Oiled top.;Atelier Dupré;FAM05;N20;38,000;kg;O;2\r\n"
+    "Plateau huilé.;Oiled top.;Atelier Dupré;FAM05;N20;38,000;kg;O;3\r\n"
     "LAMPE-LAITON;036000291452;Lampe en laiton;Brass lamp;;Abat-jour lin.;Linen shade.;"
     "Lumen;FAM03;N20;1,200;kg;O;5\r\n"
     "TAPIS-LAINE;;Tapis en laine;Wool rug;;;;Lumen;FAM09;N20;6,000;kg;O;\r\n"
@@ -185,6 +254,84 @@ PRICES = (
     "TABLE-CHÊNE-180;GÉNÉRAL;EUR;749,17;899,00;;;;;;28/11/2026 08:00\r\n"
     "LAMPE-LAITON;GÉNÉRAL;EUR;104,08;124,90;01/12/2026;30/11/2026;;;;28/11/2026 08:00\r\n"
 )
+CUSTOMERS = (
+    "NUM_CLIENT;EMAIL;NUM_TVA;NOM;SOCIETE;TELEPHONE;FACT_ADRESSE1;FACT_ADRESSE2;FACT_CP;"
+    "FACT_VILLE;FACT_PAYS;LIVR_NOM;LIVR_ADRESSE1;LIVR_ADRESSE2;LIVR_CP;LIVR_VILLE;LIVR_PAYS\r\n"
+    "C00042;anne.martin@example.com;;Anne Martin;;+33 6 12 34 56 78;12 rue des Lilas;;"
+    "75011;Paris;FR;Anne Martin;12 rue des Lilas;;75011;Paris;FR\r\n"
+)
+SHOPIFY_HEADER = (
+    "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,"
+    "Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,"
+    "Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem compare at price,"
+    "Lineitem sku,Lineitem requires shipping,Lineitem taxable,Lineitem fulfillment status,"
+    "Billing Name,Billing Street,Billing Address1,Billing Address2,Billing Company,"
+    "Billing City,Billing Zip,Billing Province,Billing Country,Billing Phone,Shipping Name,"
+    "Shipping Street,Shipping Address1,Shipping Address2,Shipping Company,Shipping City,"
+    "Shipping Zip,Shipping Province,Shipping Country,Shipping Phone,Notes,Note Attributes,"
+    "Cancelled at,Payment Method,Payment Reference,Refunded Amount,Vendor,Id,Tags,"
+    "Risk Level,Source,Lineitem discount")
+
+
+def _shopify(*orders: tuple[dict[str, str], list[tuple[str, str, str, str, str]]]) -> str:
+    """A Shopify order export: one row per line item, order fields on the first only."""
+    import csv
+    import io
+
+    cols = SHOPIFY_HEADER.split(",")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for fields, lines in orders:
+        for i, (qty, name, price, sku, discount) in enumerate(lines):
+            row = {"Name": fields["Name"], "Email": fields["Email"],
+                   "Lineitem quantity": qty, "Lineitem name": name, "Lineitem price": price,
+                   "Lineitem sku": sku, "Lineitem discount": discount,
+                   **(fields if i == 0 else {})}
+            w.writerow([row.get(c, "") for c in cols])
+    return buf.getvalue()
+
+
+def _order(name: str, email: str, status: str, total: str, shipping: str,
+           who: str, street: str, zip_code: str, city: str, code: str = "",
+           amount: str = "0.00") -> dict[str, str]:
+    return {"Name": name, "Email": email, "Financial Status": status,
+            "Paid at": "2026-11-28 10:05:00 +0100" if status == "paid" else "",
+            "Currency": "EUR", "Shipping": shipping, "Total": total, "Discount Code": code,
+            "Discount Amount": amount, "Shipping Method": "Colissimo",
+            "Created at": "2026-11-28 10:00:00 +0100", "Billing Name": who,
+            "Billing Address1": street, "Billing City": city, "Billing Zip": zip_code,
+            "Billing Country": "FR", "Shipping Name": who, "Shipping Address1": street,
+            "Shipping City": city, "Shipping Zip": zip_code, "Shipping Country": "FR"}
+
+
+# Anne (a known customer) now delivers to Lyon: a customer update; Paul is new, his table
+# will be blocked by the ERP; Marc has not paid yet. The second export overlaps the first.
+ORDERS_1000 = _shopify(
+    (_order("#1001", "anne.martin@example.com", "paid", "314.60", "9.90", "Anne Martin",
+            "3 impasse du Moulin", "69003", "Lyon"),
+     [("2", "Chaise d'été", "89.90", "CHAISE-ÉTÉ-01", "0.00"),
+      ("1", "Lampe en laiton", "124.90", "LAMPE-LAITON", "0.00")]),
+    (_order("#1002", "paul.durand@example.com", "paid", "849.00", "0.00", "Paul Durand",
+            "5 quai Rambaud", "69002", "Lyon", "BIENVENUE", "50.00"),
+     [("1", "Table en chêne 180 cm", "899.00", "TABLE-CHÊNE-180", "50.00")]),
+)
+ORDERS_1015 = _shopify(
+    (_order("#1002", "paul.durand@example.com", "paid", "849.00", "0.00", "Paul Durand",
+            "5 quai Rambaud", "69002", "Lyon", "BIENVENUE", "50.00"),
+     [("1", "Table en chêne 180 cm", "899.00", "TABLE-CHÊNE-180", "50.00")]),
+    (_order("#1003", "marc.petit@example.com", "pending", "94.80", "4.90", "Marc Petit",
+            "9 rue Neuve", "21000", "Dijon"),
+     [("1", "Chaise d'été", "89.90", "CHAISE-ÉTÉ-01", "0.00")]),
+)
+STATUS = (
+    "BOUTIQUE;COMMANDE;LIGNE;ARTICLE;STATUT;QTE_CONFIRMEE;QTE_RELIQUAT;DATE_PREVUE;"
+    "CODE_MOTIF;MOTIF;DATE_MAJ\r\n"
+    "shopify;#1001;1;CHAISE-ÉTÉ-01;ACCEPTEE;2;0;;;;28/11/2026 10:30\r\n"
+    "shopify;#1001;2;LAMPE-LAITON;ACCEPTEE;1;0;;;;28/11/2026 10:30\r\n"
+    "shopify;#1002;1;TABLE-CHÊNE-180;BLOQUEE;0;1;12/12/2026;STOCK;Stock insuffisant;"
+    "28/11/2026 10:31\r\n"
+)
 WRONG_COLUMNS = "ARTICLE;DEPOT;QUANTITE;DATE_MAJ\r\nCHAISE-ÉTÉ-01;MAGASIN;9,000;28/11/2026 09:30\r\n"
 
 
@@ -196,6 +343,8 @@ class DemoRun:
 
 
 def create_workspace(target: Path) -> Path:
+    """A demo workspace with the files of the first round: the ERP's master data and
+    the shop's two overlapping order exports."""
     if target.exists() and any(target.iterdir()):
         if not (target / MARKER).exists():
             raise UsageError(f"{target} exists and is not a demo workspace",
@@ -204,15 +353,25 @@ def create_workspace(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     (target / MARKER).write_text("created by 'gateway demo'; safe to delete\n")
     local_workspace(target, catalogue=True)
+    shop = target / "inbox/shop"
+    (shop / "orders_20261128_1000.csv").write_text(ORDERS_1000, encoding="utf-8")
+    (shop / "orders_20261128_1015.csv").write_text(ORDERS_1015, encoding="utf-8")
+    _drop(target, {"customers_20261128.csv": CUSTOMERS, "categories_20261128.csv": CATEGORIES,
+                   "catalogue_20261128.csv": CATALOGUE, "prices_20261128.csv": PRICES})
+    return target
+
+
+def _drop(target: Path, files: dict[str, str]) -> None:
     erp = target / "inbox/erp"
-    files = {"categories_20261128.csv": CATEGORIES, "catalogue_20261128.csv": CATALOGUE,
-             "prices_20261128.csv": PRICES,
-             "stock_20261128_0900.csv": GOOD, "stock_20261128_0915.csv": PARTIAL,
-             "stock_20261128_0930.csv": WRONG_COLUMNS,
-             "stock_20261128_0900_resent.csv": GOOD}
     for name, text in files.items():
         (erp / name).write_bytes(text.encode("cp1252"))
-    return target
+
+
+# The second round: the ERP's statuses for the orders it received, and its stock exports,
+# which still predate those orders (the shop is shown the projection).
+SECOND_ROUND = {"status_20261128.csv": STATUS, "stock_20261128_0900.csv": GOOD,
+                "stock_20261128_0915.csv": PARTIAL, "stock_20261128_0930.csv": WRONG_COLUMNS,
+                "stock_20261128_0900_resent.csv": GOOD}
 
 
 def run_demo(target: Path) -> DemoRun:
@@ -220,4 +379,6 @@ def run_demo(target: Path) -> DemoRun:
     cfg = load(workspace / "gateway.toml")
     with Gateway(cfg) as gw:
         summary = gw.run_once()
+        _drop(workspace, SECOND_ROUND)
+        summary.add(gw.run_once())
     return DemoRun(workspace, cfg, summary)

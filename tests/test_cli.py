@@ -635,55 +635,71 @@ def test_demo_creates_a_workspace_and_summarises(tmp_path: Path) -> None:
     r = runner.invoke(app, ["demo", str(target)])
     assert r.exit_code == 0, r.output
     out = lines(r.stdout)
-    summary = "received 7, produced 7, rejected 1, duplicates 1, acknowledged 7, delivered 14"
+    summary = ("received 11, produced 11, rejected 1, duplicates 1, acknowledged 11, "
+               "delivered 22")
     assert out[-2:] == [summary,
                         f"next: cd {target} && gateway rejected list && gateway status"]
     header, rows = table(r.stdout)
     assert header == ["id", "file received", "result", "accepted", "rejected", "produced",
                       "ack"]
-    assert rows == [
-        ["1", "categories_20261128.csv", "accepted", "5", "0", "categories_000001.csv",
-         "ACK_categories_20261128_000001.xml"],
-        ["2", "catalogue_20261128.csv", "partial", "3", "1", "products_000002.csv",
-         "ACK_catalogue_20261128_000002.xml"],
-        ["3", "prices_20261128.csv", "partial", "2", "1", "prices_000003.csv",
-         "ACK_prices_20261128_000003.xml"],
-        ["4", "stock_20261128_0900.csv", "accepted", "5", "0",
-         "stock_000004.csv, stock_000004.xml", "ACK_stock_20261128_0900_000004.xml"],
-        ["5", "stock_20261128_0900_resent.csv", "duplicate", "0", "0", "-",
-         "ACK_stock_20261128_0900_resent_000005.xml"],
-        ["6", "stock_20261128_0915.csv", "partial", "2", "3",
-         "stock_000006.csv, stock_000006.xml", "ACK_stock_20261128_0915_000006.xml"],
-        ["7", "stock_20261128_0930.csv", "rejected", "0", "0", "-",
-         "ACK_stock_20261128_0930_000007.xml"]]
+    assert [row[1:5] for row in rows] == [
+        ["categories_20261128.csv", "accepted", "5", "0"],
+        ["catalogue_20261128.csv", "partial", "3", "1"],
+        ["prices_20261128.csv", "partial", "2", "1"],
+        ["customers_20261128.csv", "accepted", "1", "0"],
+        ["orders_20261128_1000.csv", "accepted", "2", "0"],
+        ["orders_20261128_1015.csv", "accepted", "2", "0"],
+        ["status_20261128.csv", "accepted", "3", "0"],
+        ["stock_20261128_0900.csv", "accepted", "5", "0"],
+        ["stock_20261128_0900_resent.csv", "duplicate", "0", "0"],
+        ["stock_20261128_0915.csv", "partial", "2", "3"],
+        ["stock_20261128_0930.csv", "rejected", "0", "0"]]
     assert (target / "gateway.toml").is_file() and (target / ".gateway-demo").is_file()
-    assert sorted(p.name for p in (target / "outbox/shop").iterdir()) == [
-        "categories_000001.csv", "prices_000003.csv", "products_000002.csv",
-        "stock_000004.csv", "stock_000004.xml", "stock_000006.csv", "stock_000006.xml"]
-    shop = target / "outbox/shop"
+    shop, erp = target / "outbox/shop", target / "outbox/erp"
+    files = sorted(p.name for p in shop.iterdir() if not p.name.startswith("ACK_"))
+    assert [f.rsplit("_", 1)[0] for f in files] == [
+        "backorders", "categories", "prices", "products", "stock", "stock", "stock", "stock"]
+
+    def read(folder: Path, prefix: str, encoding: str = "utf-8") -> list[str]:
+        [path] = [p for p in folder.iterdir() if p.name.startswith(prefix)]
+        return path.read_text(encoding=encoding).splitlines()
     # files a shop imports: the tree parents first, products with the shop's category and
     # tax ids, prices; the product in an unknown family and the price ending before it
     # starts are left out, and said so in the ERP's acknowledgements
-    assert [r.split(";")[:4] for r in
-            (shop / "categories_000001.csv").read_text(encoding="utf-8").splitlines()[1:]] \
-        == [["3", "1", "Maison", ""], ["4", "1", "Mobilier", "3"],
-            ["5", "1", "Luminaires", "3"], ["6", "1", "Chaises", "4"],
-            ["7", "1", "Tables", "4"]]
-    assert [r.split(";")[3:6] for r in
-            (shop / "products_000002.csv").read_text(encoding="utf-8").splitlines()[1:]] \
-        == [["6", "1", "CHAISE-ÉTÉ-01"], ["7", "1", "TABLE-CHÊNE-180"],
-            ["5", "1", "LAMPE-LAITON"]]
-    assert (shop / "prices_000003.csv").read_text(encoding="utf-8").splitlines()[1:] == [
-        "CHAISE-ÉTÉ-01;74.92;89.90", "TABLE-CHÊNE-180;749.17;899.00"]
-    assert sorted(p.name for p in (target / "inbox/erp/processed").iterdir()) == [
-        "catalogue_20261128.csv", "categories_20261128.csv", "prices_20261128.csv",
-        "stock_20261128_0900.csv", "stock_20261128_0900_resent.csv",
-        "stock_20261128_0915.csv", "stock_20261128_0930.csv"]
+    assert [r.split(";")[:4] for r in read(shop, "categories_")[1:]] == [
+        ["3", "1", "Maison", ""], ["4", "1", "Mobilier", "3"], ["5", "1", "Luminaires", "3"],
+        ["6", "1", "Chaises", "4"], ["7", "1", "Tables", "4"]]
+    assert [r.split(";")[3:6] for r in read(shop, "products_")[1:]] == [
+        ["6", "1", "CHAISE-ÉTÉ-01"], ["7", "1", "TABLE-CHÊNE-180"],
+        ["5", "1", "LAMPE-LAITON"]]
+    assert read(shop, "prices_")[1:] == ["CHAISE-ÉTÉ-01;74.92;89.90",
+                                         "TABLE-CHÊNE-180;749.17;899.00"]
+    # orders: each new one forwarded once, the returning customer's new address sent as an
+    # update, the unpaid one waiting; the blocked table comes back as a back-order
+    erp_orders = read(erp, "orders_", "cp1252")
+    assert [r.split(";")[:3] for r in erp_orders if r.startswith("E;")] == [
+        ["E", "shopify", "#1001"], ["E", "shopify", "#1002"]]
+    assert [r.split(";")[1:3] for r in erp_orders if r.startswith("C;")] == [
+        ["C00042", "updated"], ["", "new"]]
+    assert read(erp, "customer_updates_", "cp1252") == [
+        "C00042;anne.martin@example.com;Anne Martin;;;Anne Martin;;3 impasse du Moulin;;"
+        "69003;Lyon;FR;#1001"]
+    ack = (shop / "ACK_orders_20261128_1015_000006.xml").read_text(encoding="utf-8")
+    assert '<order number="#1002" status="duplicate">' in ack
+    assert '<order number="#1003" status="waiting payment">' in ack
+    assert read(shop, "backorders_")[1:] == [
+        "#1002,1,TABLE-CHÊNE-180,blocked,1,0,1,2026-12-12,STOCK,Stock insuffisant"]
+    # the ERP's 09:00 stock predates the orders: the shop is shown what is left after them
+    # (42 chairs − 2, 1,250.5 lamps − 1 rounded down; the blocked table does not count)
+    assert sorted(read(shop, "stock_000019.csv")[1:]) == [
+        "CHAISE-ÉTÉ-01;40", "LAMPE-LAITON;1249", "TABLE-CHÊNE-180;2"]
+    assert read(erp, "replenishment_", "cp1252") == [
+        "TABLE-CHÊNE-180;4,000;2,000;3,000;6,000;projected stock 2 fell below the reorder "
+        "point 3"]
     # the workspace it made is a working one
     r = runner.invoke(app, ["--config", str(target / "gateway.toml"), "rejected", "list",
                             "--json"])
-    assert [(d["id"], d["file"]) for d in json.loads(r.stdout)] == [
-        (7, "stock_20261128_0930.csv")]
+    assert [d["file"] for d in json.loads(r.stdout)] == ["stock_20261128_0930.csv"]
     # run again in the same place: recreated, same summary
     r = runner.invoke(app, ["demo", str(target)])
     assert r.exit_code == 0

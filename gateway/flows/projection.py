@@ -120,8 +120,8 @@ def replenish(ledger: Ledger, projections: Iterable[Projection], *,
     now = datetime.now(UTC).replace(microsecond=0)
     for p in projections:
         point = points.get(p.sku, default_point)
-        if point is None:
-            continue
+        if point is None or (p.as_of is None and not p.erp_quantity):
+            continue  # no reorder point, or the ERP never sent this SKU's stock
         level = p.available
         was_below = ledger.below_reorder(p.sku)
         if level < point:

@@ -248,9 +248,9 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     for out, m, sink, w in writers:
         w.close()
         outcome.written[out.name] = w.count
-        if w.publisher is not None and w.count == 0:
-            sink.abort()  # a delta with nothing new: no file for the shop to import
-            continue
+        if w.count == 0:
+            sink.abort()  # nothing for this partner (a delta with nothing new, orders
+            continue      # that were all duplicates…): no empty file to import
         blob = sink.finish()
         outcome.outputs.append((out.name, output_name(out.filename, x=x, channel=out.name,
                                                       ext=m.extension), blob))
