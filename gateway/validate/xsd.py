@@ -164,20 +164,30 @@ class ChunkValidator:
 
         def result() -> CheckedChunk:
             errors = wait()
+            received: dict[int, list[str]] = {}  # errors of each record as received
             if errors is None:  # lxml's own serialisation is well-formed: not expected
                 failed = set(range(len(plain)))
             else:
                 failed = set(again)
-                for err_line, _message in errors:
-                    k = bisect_right(starts, err_line) - 1
-                    failed.add(kept[max(k, 0)])
+                for err_line, message in errors:
+                    k = kept[max(bisect_right(starts, err_line) - 1, 0)]
+                    failed.add(k)
+                    received.setdefault(k, []).append(message)
             if not failed:
                 return CheckedChunk(plain, [], None)
             checked = self.validate([plain[i] for i in sorted(failed)], file_name)
             passed = {id(rec) for _line, rec in checked.valid}
+            problems = list(checked.problems)
+            # valid once mapped, invalid as received: the mapping left out what the XSD
+            # refuses (an element it does not know), so the record is refused as received
+            for k, messages in received.items():
+                if id(plain[k][1]) in passed:
+                    passed.discard(id(plain[k][1]))
+                    problems += [Problem(_clean(m), line=plain[k][0], field=_field(m),
+                                         file=file_name) for m in messages]
             valid = [item for i, item in enumerate(plain)
                      if i not in failed or id(item[1]) in passed]
-            return CheckedChunk(valid, checked.problems, None)
+            return CheckedChunk(valid, problems, None)
         return result
 
     def _check(self, data: bytes) -> Callable[[], list[tuple[int, str]] | None]:

@@ -96,14 +96,17 @@ def test_wrong_column_count_is_located(ws: Workspace) -> None:
 
 def test_xml_catalogue_not_valid_names_the_elements_line(ws: Workspace) -> None:
     ws.drop("catalogue_1.xml", xml(product("A-1"), product("A-2", weight="-1"),
-                                   product("A-3", weight="heavy"), product("A-4")))
+                                   product("A-3", weight="heavy"), product("A-4"),
+                                   product("A-5", extra="<colour>red</colour>")))
     ws.run_once()
     root = ack(ws, "catalogue_1")
     assert root.findtext("result") == "partial"
     found = errors(root)
-    assert [(line, field) for line, field, _ in found] == [("4", "weight"), ("5", "weight")]
+    assert [(line, field) for line, field, _ in found] == [
+        ("4", "weight"), ("5", "weight"), ("7", "colour")]
     assert "less than the minimum value allowed" in found[0][2]
     assert found[1][2] == "not a number"
+    assert found[2][2].startswith("This element is not expected.")
     assert [r.split(";")[5] for r in shop_file(ws, "products_")[1:]] == ["A-1", "A-4"]
 
 
