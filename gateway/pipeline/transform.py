@@ -77,6 +77,9 @@ def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_nam
     # the XSD names canonical elements; the sender knows the columns of its own file
     labels = {f.name: ", ".join(g.label for g in mapping.fields if g.name == f.name)
               for f in mapping.fields}  # a field from several places (languages) names all
+    for group in mapping.groups:  # an order line's quantity: the sender's column for it
+        for f in group.fields:
+            labels.setdefault(f.name, f.label)
     for item in read_records(mapping, src, file_name, problems):
         chunk.append(item)
         if len(chunk) >= CHUNK:

@@ -476,3 +476,28 @@ def test_xml_grouped_reader_lint(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as info:
             load_mapping_file(path)
         assert (info.value.key, str(info.value)) == (key, f"{path}: {key}: {message}")
+
+
+def test_an_xsd_problem_in_an_order_line_names_the_senders_column(tmp_path: Path) -> None:
+    """quantity 0 passes the mapping but not orders.xsd: the error names the Shopify column."""
+    import csv
+
+    from gateway.config import load
+    from gateway.validate.check import check_file
+
+    root = Path(__file__).resolve().parents[2]
+    rows = list(csv.reader(io.StringIO(
+        (root / "tests/mappings/shopify_orders_csv/input.csv").read_text(encoding="utf-8"))))
+    rows[1][rows[0].index("Lineitem quantity")] = "0"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    src = tmp_path / "orders.csv"
+    src.write_text(out.getvalue(), encoding="utf-8")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "gateway.toml").write_text(
+        '[endpoints.shop_in]\npath = "in"\n[channels.o]\ndirection = "in"\n'
+        'endpoint = "shop_in"\ndocument = "orders"\nmapping = "shopify_orders_csv"\n',
+        encoding="utf-8")
+    report = check_file(load(tmp_path / "gateway.toml"), "o", src)
+    assert [(p.line, p.field, p.message) for p in report.problems.sorted()] == [
+        (2, "Lineitem quantity", "The value '0' must be greater than '0'.")]
