@@ -148,7 +148,10 @@ def process(ctx: Context, x: Exchange, batch: DurableBatch, *,
 def _map_and_apply(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                    batch: DurableBatch, progress: ProgressFn | None) -> None:
     doc = document(channel.document)
-    pool = validation_pool() if x.size >= PARALLEL_FROM_BYTES else None
+    # a worker process (about 60 MB) pays off on flat files of millions of records; an
+    # order file's time goes to the business rules, not to libxml2
+    pool = (validation_pool() if x.size >= PARALLEL_FROM_BYTES and not doc.groups
+            else None)
     try:
         _stream(ctx, x, channel, outcome, batch, progress,
                 ChunkValidator(doc, ctx.config.schemas_dir, pool))
