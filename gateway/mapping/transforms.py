@@ -382,17 +382,25 @@ def _gtin(args: Any) -> Transform:
 
 # -- lists
 
-def _concat(args: Any) -> Transform:
-    """Several columns (a tuple from ``columns = [...]``) into one text."""
-    opts = _options(args, ("separator", "skip_empty"))
-    sep, skip = _str_opt(opts, "separator", " "), _bool_opt(opts, "skip_empty", True)
+def _joiner(default_separator: str) -> Callable[[Any], Transform]:
+    """``concat`` (several columns into one text, reader side) and ``join`` (a list field
+    into one partner column, writer side) do the same thing from different ends."""
+    def build(args: Any) -> Transform:
+        opts = _options(args, ("separator", "skip_empty"))
+        sep = _str_opt(opts, "separator", default_separator)
+        skip = _bool_opt(opts, "skip_empty", True)
 
-    def concat(v: Any) -> Any:
-        if v.__class__ not in _MANY:
-            return v
-        parts = [to_text(x) for x in v]
-        return sep.join([p for p in parts if p] if skip else parts)
-    return concat
+        def join(v: Any) -> Any:
+            if v.__class__ not in _MANY:
+                return v
+            parts = [to_text(x) for x in v]
+            return sep.join([p for p in parts if p] if skip else parts)
+        return join
+    return build
+
+
+_concat = _joiner(" ")   # ("Jan", "Peeters") → "Jan Peeters"
+_join = _joiner(",")     # ("3", "7") → "3,7"
 
 
 def _split(args: Any) -> Transform:
@@ -411,19 +419,6 @@ def _split(args: Any) -> Transform:
             parts = [p.strip() for p in parts]
         return tuple(p for p in parts if p) if skip else tuple(parts)
     return split
-
-
-def _join(args: Any) -> Transform:
-    """A list field into one text for a partner column: ``("3", "7")`` → ``"3,7"``."""
-    opts = _options(args, ("separator", "skip_empty"))
-    sep, skip = _str_opt(opts, "separator", ","), _bool_opt(opts, "skip_empty", True)
-
-    def join(v: Any) -> Any:
-        if v.__class__ not in _MANY:
-            return v
-        parts = [to_text(x) for x in v]
-        return sep.join([p for p in parts if p] if skip else parts)
-    return join
 
 
 def _join_paths(args: Any) -> Transform:
