@@ -7,22 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Workspace
-from tests.flows.test_catalogue_flows import ART_HEAD, CATS, ack, article, csv, errors, \
-    shop_file, shop_files
+from tests.flows.test_catalogue_flows import ART_HEAD, CATS, HEAD, ack, article, csv, \
+    errors, make, shop_file, shop_files
 
-CONFIG = """\
-[gateway]
-workspace = "."
-poll_interval = "50ms"
-min_age = "0s"
-
-[endpoints.erp_in]
-path = "inbox/erp"
-[endpoints.erp_out]
-path = "outbox/erp"
-[endpoints.shop_out]
-path = "outbox/shop"
-
+CONFIG = HEAD + """
 [channels.erp_categories_in]
 direction = "in"
 endpoint = "erp_in"
@@ -59,11 +47,7 @@ filename = "products_{{exchange}}.csv"
 
 
 def workspace(root: Path, partial: bool = True) -> Workspace:
-    for sub in ("inbox/erp", "outbox/erp", "outbox/shop"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    cfg = root / "gateway.toml"
-    cfg.write_text(CONFIG.format(partial=str(partial).lower()), encoding="utf-8")
-    ws = Workspace(root, cfg)
+    ws = make(root, CONFIG.format(partial=str(partial).lower()))
     ws.drop("familles_1.csv", csv(*CATS))
     ws.run_once()
     return ws

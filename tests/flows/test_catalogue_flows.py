@@ -9,7 +9,7 @@ from lxml import etree
 
 from tests.conftest import Workspace
 
-CONFIG = """\
+HEAD = """\
 [gateway]
 workspace = "."
 poll_interval = "50ms"
@@ -21,7 +21,9 @@ path = "inbox/erp"
 path = "outbox/erp"
 [endpoints.shop_out]
 path = "outbox/shop"
+"""
 
+CONFIG = HEAD + """
 [channels.erp_categories_in]
 direction = "in"
 endpoint = "erp_in"
@@ -100,13 +102,17 @@ def csv(*lines: str) -> bytes:
     return "".join(line + "\r\n" for line in lines).encode("cp1252")
 
 
-def workspace(root: Path, *, publish: str = "full", partial: bool = True) -> Workspace:
+def make(root: Path, config: str) -> Workspace:
+    """A workspace on the ERP's and the shop's local folders with this configuration."""
     for sub in ("inbox/erp", "outbox/erp", "outbox/shop"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     cfg = root / "gateway.toml"
-    cfg.write_text(CONFIG.format(publish=publish, partial=str(partial).lower()),
-                   encoding="utf-8")
+    cfg.write_text(config, encoding="utf-8")
     return Workspace(root, cfg)
+
+
+def workspace(root: Path, *, publish: str = "full", partial: bool = True) -> Workspace:
+    return make(root, CONFIG.format(publish=publish, partial=str(partial).lower()))
 
 
 def ack(ws: Workspace, stem: str) -> etree._Element:
