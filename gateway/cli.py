@@ -719,6 +719,10 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                       s["last_state"] or "-", str(s["backlog"]), str(s["rejected"]),
                       str(s["undelivered"]), s["last_error"] or "")
     out().print(table)
+    failing = next((s for s in report.values() if s["processing_error"]), None)
+    if failing:
+        out().print(f"processing RETRYING since {failing['processing_since'][:19]}: "
+                    f"{failing['processing_error']}")
 
 
 # -- demo --------------------------------------------------------------------------------------

@@ -99,6 +99,11 @@ class TransientError(GatewayError):
     """An endpoint, disk or lock is unavailable for now; the work is retried later."""
 
 
+class StorageError(TransientError):
+    """The gateway's own disk (the archive) failed: full, read-only, gone. Nothing can be
+    taken or produced until it is fixed, so it stops the whole pass, not one file."""
+
+
 class HostKeyError(GatewayError):
     """An SFTP server offered a host key that is unknown or not the expected one. Retrying
     cannot fix it and must not: the key is checked by an operator, then pinned (exit code 2).

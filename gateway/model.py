@@ -108,3 +108,4 @@ class Folder(StrEnum):
 
 
 LEDGER_FILE = "ledger.sqlite3"
+HEALTH_FILE = "processing.json"  # in the state folder: the processing's current failure

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Config
+from .health import read as processing_health
 from .model import Direction, ExchangeState
 from .pipeline.context import Context
 from .transports.readiness import Readiness
@@ -15,8 +16,10 @@ def channel_status(cfg: Config) -> dict[str, dict[str, Any]]:
     try:
         report: dict[str, dict[str, Any]] = {}
         health = ctx.ledger.endpoint_health()
+        failures = processing_health(cfg.state_dir)
         for ch in cfg.channels.values():
             h = health.get(ch.endpoint)
+            failing = failures.get("transform") or failures.get(ch.endpoint)
             stats = ctx.ledger.channel_stats(ch.name)
             counts = stats["counts"]
             undelivered = counts.get(str(ExchangeState.PENDING), 0) + counts.get(
@@ -49,6 +52,9 @@ def channel_status(cfg: Config) -> dict[str, dict[str, Any]]:
                 "endpoint_up": h["up"] if h else None,  # None: not reached yet
                 "endpoint_since": h["since"] if h else None,
                 "endpoint_last_error": h["last_error"] if h else None,
+                # the gateway's own failures (disk full, ledger locked), being retried
+                "processing_error": failing["error"] if failing else None,
+                "processing_since": failing["since"] if failing else None,
             }
         return report
     finally:

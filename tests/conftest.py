@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,16 @@ def make_workspace(root: Path, *, settle: str = "delete", extra_in: str = "") ->
     cfg = local_workspace(root, poll_interval="50ms", pattern="*.csv", settle=settle,
                           extra_in=extra_in)
     return Workspace(root, cfg)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A CLI call installs a handler on the runner's stderr, closed after the call: put
+    the old handlers back so that later log records do not go to a closed stream."""
+    logger = logging.getLogger("gateway")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
 
 
 @pytest.fixture

@@ -35,15 +35,6 @@ MISSING_QTE = ("column 'QTE_VIRTUELLE' is missing from the header "
                "fields.quantity)")
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """``--log-format`` installs a handler on the runner's stderr; put the old ones back."""
-    logger = logging.getLogger("gateway")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
-
-
 def gw(ws: Workspace, *args: str) -> Result:
     return runner.invoke(app, ["--config", str(ws.config_path), *args])
 
@@ -602,7 +593,7 @@ def test_status_json_and_table(done: Workspace) -> None:
         "backlog": 1, "received": 4, "rejected": 1, "duplicates": 1, "undelivered": 0,
         "delivered": 4, "last_error": None,
         "endpoint_up": True, "endpoint_since": health["erp_in"]["since"],
-        "endpoint_last_error": None}
+        "endpoint_last_error": None, "processing_error": None, "processing_since": None}
     assert data["shop_stock_csv"] == {
         "direction": "out", "endpoint": "shop_out", "document": "stock",
         "last_file": "stock_000007.csv", "last_state": "PENDING",
@@ -610,7 +601,7 @@ def test_status_json_and_table(done: Workspace) -> None:
         "backlog": 1, "received": 0, "rejected": 0, "duplicates": 0, "undelivered": 1,
         "delivered": 1, "last_error": err,
         "endpoint_up": False, "endpoint_since": health["shop_out"]["since"],
-        "endpoint_last_error": err}
+        "endpoint_last_error": err, "processing_error": None, "processing_since": None}
     # the XML output waits behind the CSV (order kept): the endpoint's error explains it
     assert (data["shop_stock_xml"]["endpoint_up"], data["shop_stock_xml"]["last_error"]) == (
         False, err)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from ..config import Channel
-from ..errors import HostKeyError, TransientError
+from ..errors import HostKeyError, StorageError, TransientError
 from ..model import Direction, ExchangeState, SettleMode
 from ..store.archive import Blob
 from ..store.atomic import DurableBatch, crash_point
@@ -39,6 +39,9 @@ def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
         try:
             with transport.open(entry.name) as fh:
                 blob = ctx.archive.put_stream(fh, batch, expected_size=entry.size)
+        except StorageError:  # our disk, not this file: every file would fail the same
+            batch.discard()
+            raise
         except TransientError as exc:
             log.warning("%s: %s: %s; will retry", channel.name, entry.name, exc)
             readiness.forget(entry.name)

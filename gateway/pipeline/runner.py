@@ -17,6 +17,7 @@ from typing import IO
 
 from ..config import Config
 from ..errors import GatewayError, HostKeyError, TransientError
+from ..health import ProcessingHealth
 from ..model import AckResult
 from ..store.ledger import Exchange
 from ..transports.readiness import Readiness
@@ -81,9 +82,10 @@ class Lane:
     outputs, with its own ledger connection and transports, so that in ``gateway run`` a
     slow or frozen endpoint delays only itself. Its own cadence, readiness and backoff."""
 
-    def __init__(self, config: Config, endpoint: str) -> None:
+    def __init__(self, config: Config, endpoint: str, health: ProcessingHealth) -> None:
         self.config = config
         self.endpoint = endpoint
+        self.health = health
         self.ctx = Context.open(config)
         self.channels = [ch for ch in config.inputs() if ch.endpoint == endpoint]
         self.readiness = {
@@ -149,7 +151,9 @@ class Lane:
                 self.ctx.ledger.endpoint_seen(self.endpoint, error=error)
         except TransientError as exc:
             log.warning("cannot record the health of %s: %s", self.endpoint, exc)
+            self.health.failed(self.endpoint, str(exc))
             return
+        self.health.ok(self.endpoint)
         self._health = (error, now)
 
     def run(self, stop: threading.Event, received: threading.Event,
@@ -187,6 +191,7 @@ class Gateway:
                                hint=f"stop it first (lock: {config.state_dir / 'gateway.lock'})"
                                ) from None
         self.ctx = Context.open(config)
+        self.health = ProcessingHealth(config.state_dir)
         self.lanes: dict[str, Lane] = {}
         try:
             for t in self.ctx.transports.values():
@@ -194,7 +199,7 @@ class Gateway:
                     t.ensure()
                 except (TransientError, HostKeyError) as exc:  # one endpoint never stops
                     log.warning("%s", exc)                      # the others
-            self.lanes = {name: Lane(config, name) for name in config.endpoints}
+            self.lanes = {name: Lane(config, name, self.health) for name in config.endpoints}
             self.recovered = recover(self.ctx)
         except BaseException:
             self.close()
@@ -222,7 +227,9 @@ class Gateway:
             except TransientError as exc:
                 s.failures["transform"] = str(exc)
                 log.warning("transform: %s", exc)
+                self.health.failed("transform", str(exc))
                 return
+            self.health.ok("transform")
             if not outcomes:
                 return
             s.outcomes += outcomes

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import TransientError
+from ..errors import StorageError, TransientError
 from ..model import Folder
 from .atomic import DurableBatch, temp_name
 
@@ -54,7 +54,10 @@ class BlobWriter(io.RawIOBase):
     def write(self, data: bytes) -> int:  # type: ignore[override]
         self._hash.update(data)
         self._size += len(data)
-        return self._fh.write(data)
+        try:
+            return self._fh.write(data)
+        except OSError as exc:  # a full or failing disk: retried later, never a bad file
+            raise StorageError(f"archive write failed: {exc}") from exc
 
     @property
     def tmp_path(self) -> Path:
@@ -64,7 +67,10 @@ class BlobWriter(io.RawIOBase):
         """Close the temp file; queue its rename into the archive on the batch."""
         if self.blob is not None:
             return self.blob
-        self._fh.close()
+        try:
+            self._fh.close()
+        except OSError as exc:
+            raise StorageError(f"archive write failed: {exc}") from exc
         digest = self._hash.hexdigest()
         final = self._archive.path(digest)
         if final.exists():
@@ -107,7 +113,7 @@ class Archive:
         try:
             return BlobWriter(self, batch)
         except OSError as exc:
-            raise TransientError(f"archive not writable: {exc}") from exc
+            raise StorageError(f"archive not writable: {exc}") from exc
 
     def put_stream(self, src: BinaryIO, batch: DurableBatch, expected_size: int | None = None
                    ) -> Blob:
@@ -124,7 +130,7 @@ class Archive:
             raise
         except OSError as exc:
             w.abort()
-            raise TransientError(f"archive write failed: {exc}") from exc
+            raise StorageError(f"archive write failed: {exc}") from exc
         except BaseException:
             w.abort()
             raise
