@@ -124,6 +124,8 @@ class Lane:
                 self.backoff.failed(self.endpoint)
                 log.error("channel %s: %s", ch.name, exc)
             self.schedule.polled(ch.name, settling=self.readiness[ch.name].waiting() > 0)
+            if self.endpoint in s.failures:
+                break  # the endpoint is down: one failure per pass, not one per channel
 
     def deliver(self, s: CycleSummary) -> None:
         """Deliver this endpoint's waiting outputs, in order; record its health."""
@@ -132,6 +134,8 @@ class Lane:
             report = deliver_pending(self.ctx, only=self.endpoint)
             s.delivered += len(report.delivered)
             reached = self.endpoint in report.reached
+            if reached and self.endpoint not in report.failed:
+                self.backoff.ok(self.endpoint)
             for endpoint, err in report.failed.items():
                 s.failures[endpoint] = err
                 self.backoff.failed(endpoint)

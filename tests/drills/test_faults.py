@@ -16,6 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import app
+from gateway.config import load
+from gateway.demo import local_workspace
 from gateway.model import ExchangeState
 from gateway.pipeline.context import ledger_path
 from gateway.pipeline.intake import intake
@@ -175,3 +177,18 @@ def test_ledger_locked_by_another_process_is_retried(ws: Workspace) -> None:
     assert final_states(ws) == {"good.csv": ExchangeState.PROCESSED}
     assert shop_lines(ws) == ["A-1;12", "B-2;3"]
     assert status(ws)["erp_stock_in"]["processing_error"] is None  # cleared once it worked
+
+
+def test_an_endpoint_down_counts_one_failure_per_pass_not_one_per_channel(
+        tmp_path: Path) -> None:
+    """Six channels read the ERP's folder: its being down must not back off 2**6 times."""
+    cfg = load(local_workspace(tmp_path / "ws", catalogue=True))
+    inbox = tmp_path / "ws" / "inbox/erp"
+    with Gateway(cfg) as gw:
+        inbox.rmdir()
+        inbox.write_bytes(b"")  # the folder is gone: every listing fails
+        lane = gw.lanes["erp_in"]
+        assert len(lane.channels) == 6
+        s = gw.cycle()
+        assert "erp_in" in s.failures
+        assert lane.backoff._fails == {"erp_in": 1}
