@@ -60,6 +60,25 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class EdiSettings:
+    """``[channels.NAME.edi]``: who the partner is in EDI terms. An output channel writes
+    its interchanges from ``sender`` (the gateway's own id) to ``recipient`` (the partner,
+    whose control numbers the ledger counts); an input channel may name the ids its
+    interchanges carry, how strictly they are read (``tolerance``) and which
+    acknowledgements they get (``ack``: a CONTRL or 997 technical one; ``aperak``)."""
+
+    sender: str | None = None
+    recipient: str | None = None
+    sender_qualifier: str | None = None     # None: the standard's (EDIFACT 14, X12 ZZ)
+    recipient_qualifier: str | None = None
+    syntax: str | None = None               # EDIFACT syntax identifier; None: UNOC
+    test: bool = False                      # interchanges marked as test (0035, ISA15 T)
+    tolerance: tuple[tuple[str, bool], ...] = ()  # the syntax readers' Tolerance options
+    ack: str = "none"                       # in: none, contrl (EDIFACT) or 997 (X12)
+    aperak: bool = False                    # in: an application acknowledgement too
+
+
+@dataclass(frozen=True)
 class Channel:
     name: str
     direction: Direction
@@ -73,6 +92,8 @@ class Channel:
     min_age: float = 5.0
     empty_grace: float = 300.0
     max_size: int = 2 * 1024**3
+    max_line: int = 1024**2            # in: a longer line refuses the file (characters)
+    max_records: int = 5_000_000       # in: more records refuse the file
     accept_partial: bool = True
     filename: str = "{stem}_{exchange}.{ext}"
     ack_filename: str = "ACK_{stem}_{exchange}.xml"
@@ -88,6 +109,7 @@ class Channel:
     safety_buffer: Decimal = Decimal(0)        # out (stock): kept back from the shop
     reorder_point: Decimal | None = None       # out (replenishment): default per SKU
     reorder_target: Decimal | None = None      # out (replenishment): level to refill to
+    edi: EdiSettings | None = None             # EDI ids and options ([channels.NAME.edi])
 
 
 @dataclass(frozen=True)
@@ -296,6 +318,8 @@ def load(path: Path | str) -> Config:
             empty_grace=parse_duration(sec.get("empty_grace", (str, int, float), "5m"),
                                        sec.k("empty_grace"), file),
             max_size=parse_size(sec.get("max_size", (str, int), "2GB"), sec.k("max_size"), file),
+            max_line=_limit(sec, "max_line", "1MB", file),
+            max_records=_limit(sec, "max_records", 5_000_000, file),
             accept_partial=sec.get("accept_partial", bool, True),
             filename=sec.get("filename", str, Channel.filename),
             ack_filename=sec.get("ack_filename", str, Channel.ack_filename),
@@ -308,6 +332,7 @@ def load(path: Path | str) -> Config:
             safety_buffer=_quantity(sec, "safety_buffer", file) or Decimal(0),
             reorder_point=_quantity(sec, "reorder_point", file),
             reorder_target=_quantity(sec, "reorder_target", file),
+            edi=_edi_settings(sec, direction, file),
             **_cadence(sec, endpoints[endpoint], file),
         )
         for src in ch.sources:
@@ -391,6 +416,19 @@ def _sftp_settings(sec: _Section, base: Path, file: str) -> SftpSettings:
         host_key_fingerprint=fingerprint, **timeouts)
 
 
+def _limit(sec: _Section, name: str, default: str | int, file: str) -> int:
+    """``max_line`` (a size: "1MB") or ``max_records`` (a whole number): what one file may
+    hold before it is refused whole. At least 1: a limit of 0 would refuse every file."""
+    if isinstance(default, int):
+        value = sec.get(name, int, default)
+    else:
+        value = parse_size(sec.get(name, (str, int), default), sec.k(name), file)
+    if value < 1:
+        raise ConfigError(f"{value} is not a limit: give 1 or more", key=sec.k(name),
+                          file=file)
+    return value
+
+
 def _order(sec: _Section, file: str) -> str:
     order = sec.get("order", str, "name")
     if order not in ("name", "mtime"):
@@ -427,6 +465,116 @@ def _cadence(sec: _Section, endpoint: Endpoint, file: str) -> dict[str, Any]:
             "watch": watch if watch is not None else (not given and endpoint.type == "local")}
 
 
+_EDI_ACKS = ("none", "contrl", "997")
+_EDI_SYNTAXES = ("UNOA", "UNOB", "UNOC", "UNOY")
+
+
+def _edi_settings(sec: _Section, direction: Direction, file: str) -> EdiSettings | None:
+    """``[channels.NAME.edi]``: ids, syntax, test flag; and for input channels, the
+    readers' tolerance and the acknowledgements sent back."""
+    raw = sec.get("edi", dict, None)
+    if raw is None:
+        return None
+    edi = _Section(raw, sec.k("edi"), file)
+    ids: dict[str, str | None] = {}
+    for key in ("sender", "recipient", "sender_qualifier", "recipient_qualifier"):
+        value = edi.get(key, str, None)
+        if value is not None and (not value.strip() or value != value.strip()):
+            raise ConfigError(f"{value!r}: an id is a code without spaces around it",
+                              key=edi.k(key), file=file)
+        ids[key] = value
+    if direction is Direction.OUT:
+        for key in ("sender", "recipient"):
+            if ids[key] is None:
+                raise ConfigError("missing required key: an output channel writes its "
+                                  "interchanges from sender (the gateway's id) to recipient "
+                                  "(the partner's)", key=edi.k(key), file=file,
+                                  hint='sender = "4012345000009", recipient = '
+                                  '"5412345000013" (GLNs, or the ids agreed with the partner)')
+    syntax = edi.get("syntax", str, None)
+    if syntax is not None and syntax not in _EDI_SYNTAXES:
+        raise ConfigError(f"{syntax!r} is not an EDIFACT syntax identifier",
+                          key=edi.k("syntax"), file=file,
+                          hint="UNOC (Latin-1, the usual one), UNOY (UTF-8), UNOA or UNOB "
+                          "(upper-case ASCII, ASCII)")
+    test = edi.get("test", bool, False)
+    inbound = {k for k in ("tolerance", "ack", "aperak") if k in edi.data}
+    if inbound and direction is Direction.OUT:
+        key = sorted(inbound)[0]
+        raise ConfigError(f"{key} is for input channels: it says how interchanges received "
+                          "are read and acknowledged", key=edi.k(key), file=file)
+    tolerance = edi.get("tolerance", dict, {})
+    for key, value in tolerance.items():
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, found {value!r}",
+                              key=edi.k(f"tolerance.{key}"), file=file)
+    _check_tolerance(tolerance, edi.k("tolerance"), file)
+    ack = edi.get("ack", str, "none")
+    if ack not in _EDI_ACKS:
+        raise ConfigError(f"{ack!r} is not one of " + ", ".join(repr(a) for a in _EDI_ACKS),
+                          key=edi.k("ack"), file=file,
+                          hint='"contrl" for EDIFACT interchanges, "997" for X12 ones')
+    aperak = edi.get("aperak", bool, False)
+    edi.finish()
+    return EdiSettings(**ids, syntax=syntax, test=test,
+                       tolerance=tuple(sorted(tolerance.items())), ack=ack, aperak=aperak)
+
+
+def _check_tolerance(table: dict[str, Any], key: str, file: str) -> None:
+    """The options a syntax reader's ``Tolerance`` has, when the readers define one."""
+    from .formats import edi as edi_model
+
+    known = getattr(edi_model, "Tolerance", None)
+    if known is None or not table:
+        return
+    from dataclasses import fields as dataclass_fields
+
+    names = {f.name for f in dataclass_fields(known)}
+    for name in table:
+        if name not in names:
+            raise ConfigError(f"unknown key {name!r}", key=f"{key}.{name}", file=file,
+                              hint="known keys here: " + ", ".join(sorted(names)))
+
+
+def _check_edi(ch: Channel, fmt: str, file: str) -> None:
+    """An EDI output needs its envelope ids; the ids and options must suit the standard."""
+    key = f"channels.{ch.name}.edi"
+    edi_formats = ("edifact", "x12")
+    if fmt not in edi_formats:
+        if ch.edi is not None:
+            raise ConfigError(f"mapping {ch.mapping!r} writes {fmt}, not EDIFACT or X12: "
+                              "an [edi] table does not apply", key=key, file=file)
+        return
+    x12 = fmt == "x12"
+    if ch.edi is None:
+        if ch.direction is Direction.OUT:
+            raise ConfigError(f"channel {ch.name!r} writes {'X12' if x12 else 'EDIFACT'} "
+                              "interchanges: it needs its envelope ids", key=key, file=file,
+                              hint=f'[channels.{ch.name}.edi] sender = "…" (the gateway\'s '
+                              'id), recipient = "…" (the partner\'s)')
+        return
+    limits = {"sender": 15 if x12 else 35, "recipient": 15 if x12 else 35,
+              "sender_qualifier": 2 if x12 else 4, "recipient_qualifier": 2 if x12 else 4}
+    for name, most in limits.items():
+        value = getattr(ch.edi, name)
+        if value is not None and (len(value) > most or (x12 and name.endswith("qualifier")
+                                                        and len(value) != 2)):
+            raise ConfigError(f"{value!r} is {len(value)} characters: "
+                              + ("ISA05/ISA07 are 2" if x12 and name.endswith("qualifier")
+                                 else f"{'X12' if x12 else 'EDIFACT'} allows {most}"),
+                              key=f"{key}.{name}", file=file)
+    if x12 and ch.edi.syntax is not None:
+        raise ConfigError("syntax is EDIFACT's character set identifier; X12 has none",
+                          key=f"{key}.syntax", file=file)
+    if ch.edi.ack != "none" and ch.edi.ack != ("997" if x12 else "contrl"):
+        raise ConfigError(f"{ch.edi.ack!r} acknowledges {'EDIFACT' if x12 else 'X12'} "
+                          "interchanges", key=f"{key}.ack", file=file,
+                          hint=f'ack = "{"997" if x12 else "contrl"}" for this channel')
+    if ch.edi.aperak and x12:
+        raise ConfigError("APERAK is an EDIFACT message; X12 has no such acknowledgement",
+                          key=f"{key}.aperak", file=file)
+
+
 def _check_mappings(cfg: Config, file: str) -> None:
     """Load every channel's mapping now, so a broken mapping stops the start, not a file."""
     from .mapping.loader import load_mapping
@@ -442,6 +590,7 @@ def _check_mappings(cfg: Config, file: str) -> None:
             raise ConfigError(f"mapping {ch.mapping!r} is for document {m.document!r}, "
                               f"the channel carries {ch.document!r}",
                               key=f"channels.{ch.name}.document", file=file)
+        _check_edi(ch, m.format, file)
         if ch.publish is PublishMode.DELTA and not m.doc.key_of(m.view):
             raise ConfigError(f"view {m.view!r} of {m.document!r} has no record key, so it "
                               "cannot be published as a delta",

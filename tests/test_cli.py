@@ -720,8 +720,9 @@ def test_broken_config_names_the_key(tmp_path: Path) -> None:
         assert lines(r.stderr) == [
             f"Error: {ws.config_path}: channels.erp_stock_in.colour: unknown key 'colour'",
             "Hint: known keys here: accept_partial, ack_endpoint, ack_filename, cron, "
-            "direction, document, done_suffix, empty_grace, endpoint, every, export, "
-            "filename, mapping, max_size, min_age, order, pattern, payment, "
+            "direction, document, done_suffix, edi, empty_grace, endpoint, every, export, "
+            "filename, mapping, max_line, max_records, max_size, min_age, order, pattern, "
+            "payment, "
             "prices_include_tax, publish, reorder_point, reorder_target, safety_buffer, "
             "settle, sources, watch"], args
     assert ws.files(ws.inbox) == ["good.csv"]

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import itertools
 import re
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
@@ -23,6 +25,10 @@ BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
 _SINGLE_BYTE = {"cp1252", "latin-1", "iso8859-1", "iso8859-15", "cp850", "ascii"}
 BLOCK_CHARS = 1 << 20
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the codec could not decode
+DEFAULT_MAX_LINE = 1 << 20
+# the longest line the channel being read accepts (``max_line``); the transform sets it
+# around each file, so that every line reader (CSV, fixed width, multi-record) obeys it
+LINE_LIMIT: ContextVar[int] = ContextVar("line_limit", default=DEFAULT_MAX_LINE)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class CsvOptions:
     strict_columns: bool = False
     line_terminator: str = "\r\n"
     decimal_separator: str = "."
+    neutralise_formulas: bool = True  # writers: cells a spreadsheet would run, made text
 
 
 def _normalise(encoding: str) -> str:
@@ -64,6 +71,7 @@ class CsvRowReader:
         self.header: list[str] | None = None
         self._checked_utf8 = False
         self.unterminated_line: int | None = None
+        self.max_line = LINE_LIMIT.get()
 
     def _lines(self) -> Iterator[str]:
         """Decoded lines; ASCII lines (most of a file) take the fast path in C."""
@@ -100,31 +108,55 @@ class CsvRowReader:
         Only a block where one of them hits is looked at line by line.
         """
         lineno = 0
+        utf8_seq, suspect = (_utf8_sequences(encoding) if single_byte
+                             else (None, _UNDECODED))
         while block := text_stream.read(BLOCK_CHARS):
-            if not block.endswith(("\n", "\r")):
-                block += text_stream.readline()  # blocks end at a line end
+            # blocks end at a line end, or past the limit; a CR the read stopped at may be
+            # the first half of a CRLF: readline takes its LF, so no block starts with one
+            if not block.endswith("\n"):
+                block += text_stream.readline(self.max_line + 1)
             lines = list(io.StringIO(block, newline=""))
             first = lineno + 1
             lineno += len(lines)
+            # only a block longer than max_line can hold a line that is too long
+            too_long = self._too_long(lines) if len(block) > self.max_line else None
             if not lines[-1].endswith(("\n", "\r")):
                 self.unterminated_line = lineno
             ascii_block = block.isascii()
             if not ascii_block and single_byte and not self._checked_utf8:
-                for i, text in enumerate(lines):
-                    if not text.isascii():
+                # the lines before a line too long: the file is refused for what comes first
+                for i, text in enumerate(lines[:too_long]):
+                    if not text.isascii() and "ï»¿" not in text:  # a BOM is reported below
                         self._check_not_utf8(text.encode(encoding, "surrogateescape"), text,
                                              first + i)
                         break
+            if too_long is not None:
+                self._refuse_long(lines[too_long], first + too_long)
             if "\x00" not in block and (ascii_block or not (
-                    _UNDECODED.search(block) or "\ufeff" in block or "ï»¿" in block)):
+                    "\ufeff" in block or "ï»¿" in block or (suspect.search(block) and (
+                        _UNDECODED.search(block)
+                        or (utf8_seq is not None and utf8_seq.search(block)))))):
                 yield lines
                 continue
-            yield [self._check_line(text, first + i, encoding) for i, text in enumerate(lines)]
+            yield [self._check_line(text, first + i, encoding, utf8_seq)
+                   for i, text in enumerate(lines)]
+
+    def _too_long(self, lines: list[str]) -> int | None:
+        """The index of the first line over the channel's ``max_line``, if any."""
+        return next((i for i, text in enumerate(lines) if len(text) > self.max_line), None)
+
+    def _refuse_long(self, text: str, lineno: int) -> None:
+        """A line over the channel's ``max_line`` refuses the whole file: it is garbage or
+        an attack on memory, and what follows it cannot be trusted to be lines."""
+        raise DataError(Problem(
+            f"line is longer than {self.max_line} characters, this channel's max_line; "
+            "the file is refused", line=lineno, file=self.file_name, value=text[:40]))
 
     def _problem(self, message: str, line: int, column: int | None = None) -> None:
         self.problems.append(Problem(message, line=line, file=self.file_name, column=column))
 
-    def _check_line(self, text: str, lineno: int, encoding: str) -> str:
+    def _check_line(self, text: str, lineno: int, encoding: str,
+                    utf8_seq: re.Pattern[str] | None = None) -> str:
         """One line of a suspicious block: the line itself, or "" when it must be dropped."""
         if "\x00" in text:
             self._problem("NUL byte in line: binary data or UTF-16 text", lineno)
@@ -140,6 +172,14 @@ class CsvRowReader:
         if "\ufeff" in text or "ï»¿" in text:
             self._problem("byte order mark in the middle of the file (two files joined?)",
                           lineno)
+            return ""
+        if utf8_seq is not None and utf8_seq.search(text):
+            try:
+                text.encode(encoding, "surrogateescape").decode("utf-8")
+            except UnicodeDecodeError:
+                return text  # accented text of the declared code page
+            self._problem(f"line is UTF-8 encoded, the file {self.options.encoding} "
+                          "(mixed encodings); it would be read garbled", lineno)
             return ""
         return text
 
@@ -181,8 +221,53 @@ class CsvRowReader:
                 last_line = reader.line_num
 
 
+@functools.cache
+def _utf8_sequences(encoding: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """What UTF-8 multi-byte sequences look like once decoded in a single-byte code page
+    (``Ã©`` for ``é`` in cp1252): a line of a legacy file written in UTF-8 by mistake.
+    Second, the quick test a block passes first: a UTF-8 continuation byte or an
+    undecodable one. Legacy text rarely has either, so most blocks stop there."""
+    def chars(lo: int, hi: int) -> str:
+        return re.escape(bytes(range(lo, hi)).decode(encoding, "surrogateescape"))
+    lead2, lead3, lead4 = chars(0xC2, 0xE0), chars(0xE0, 0xF0), chars(0xF0, 0xF5)
+    cont = chars(0x80, 0xC0)
+    return (re.compile(f"[{lead2}][{cont}]|[{lead3}][{cont}]{{2}}|[{lead4}][{cont}]{{3}}"),
+            re.compile(f"[\udc80-\udcff{cont}]"))
+
+
+# A cell a spreadsheet would run as a formula when the shop's operator opens the file:
+# '=', '+', '-', '@' first, or a tab or CR before one of them. Numbers (-5, +1.5, 1E30)
+# and phone numbers (+33 6 12 34 56 78) only use digits, spaces and . , / ( ) + -, which
+# cannot call a function or reach another cell or program: they are left as they are.
+_FORMULA_START = "=+-@\t\r"
+_HARMLESS = re.compile(r"[+-][\d\s.,/()+-]*|[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
+_SEP = "\x1f"
+_FORMULA_IN_ROW = re.compile(f"{_SEP}[{re.escape(_FORMULA_START)}]")  # a literal first: fast
+
+
+def neutralise(cell: str) -> str:
+    """The cell as text a spreadsheet shows instead of running (a leading ``'``)."""
+    if cell[:1] in ("+", "-") and _HARMLESS.fullmatch(cell):
+        return cell
+    return "'" + cell
+
+
+def _neutralised(rows: list[list[str]]) -> list[list[str]]:
+    """``rows`` with their formula cells neutralised. The common case, no cell starting
+    with a trigger, is one join and one regex search in C per batch."""
+    try:
+        joined = _SEP.join(map(_SEP.join, rows))
+    except TypeError:  # a cell that is not text (a number) cannot be a formula
+        joined = _SEP.join(_SEP.join(map(str, r)) for r in rows)
+    if not (joined[:1] in _FORMULA_START and joined) and not _FORMULA_IN_ROW.search(joined):
+        return rows
+    return [[neutralise(c) if c.__class__ is str and c[:1] in _FORMULA_START and c
+             else c for c in row] for row in rows]
+
+
 class CsvRowWriter:
-    """Writes rows to a binary sink in the mapping's encoding and line terminator."""
+    """Writes rows to a binary sink in the mapping's encoding and line terminator; cells
+    a spreadsheet would run as formulas are written as text (``neutralise_formulas``)."""
 
     def __init__(self, sink: BinaryIO, options: CsvOptions) -> None:
         self._text = io.TextIOWrapper(sink, encoding=options.encoding, newline="",  # type: ignore[arg-type]
@@ -191,12 +276,13 @@ class CsvRowWriter:
                                   quotechar=options.quotechar,
                                   lineterminator=options.line_terminator,
                                   quoting=csv.QUOTE_MINIMAL)
+        self._neutralise = options.neutralise_formulas
 
     def write(self, values: list[str]) -> None:
-        self._writer.writerow(values)
+        self._writer.writerow(_neutralised([values])[0] if self._neutralise else values)
 
     def write_many(self, rows: list[list[str]]) -> None:
-        self._writer.writerows(rows)
+        self._writer.writerows(_neutralised(rows) if self._neutralise else rows)
 
     def close(self) -> None:
         self._text.flush()

@@ -258,10 +258,13 @@ def records(src: BinaryIO, path: str, file_name: str) -> Iterator[tuple[int, Any
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (0, 0)
         message = exc.msg
-        if not line and exc.error_log.last_error is not None:  # libxml2's real cause
-            last = exc.error_log.last_error
+        # libxml2's real cause, from this parser's own log: the exception's is a copy of
+        # the thread's, where an error of a file read earlier may still be the last one
+        last = context.error_log.last_error
+        if not line and last is not None:
             line, column, message = last.line, last.column, last.message
-        raise DataError(Problem(f"not well-formed XML: {message}", line=line or None,
+        # no line at all: nothing was parsed (an empty file), so the fault is on line 1
+        raise DataError(Problem(f"not well-formed XML: {message}", line=line or 1,
                                 column=column or None, file=file_name)) from None
 
 

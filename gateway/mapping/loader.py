@@ -27,6 +27,17 @@ _SOURCE_KEYS = {"csv": {"column", "column_any", "index", "columns", "indexes"},
 # grouped readers: rows = "each" (one item per row of the record) or "first" (one item from
 # the record's first row, when any of its columns has a value)
 _GROUP_ROWS = ("each", "first")
+# EDI readers (EDIFACT, X12): one record per message of the mapping's type, its fields read
+# with element paths from the message as an element tree (formats/edi.py); path_any takes
+# the first of several paths that finds a value (the supplier's article number, else the
+# GTIN)
+EDI_READ = ("edifact", "x12")
+FORMATS["read"] = (*FORMATS["read"], *EDI_READ)
+_SOURCE_KEYS.update({fmt: {"path", "path_any", "all"} for fmt in EDI_READ})
+# EDI writers: the messages of one interchange, segment by segment ([edi], [[segments]])
+EDI_WRITE = ("edifact", "x12")
+FORMATS["write"] = (*FORMATS["write"], *EDI_WRITE)
+_EDI_WRITE_TABLES = {"write": {"segments"}}  # top-level tables only writers have
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class FieldSpec:
     column_any: tuple[str, ...] = ()  # CSV: the first of these names the header has
     group: str | None = None        # a field of each item of this group (``lines``)
     row_number: bool = False        # a group field: the item's number in its record, from 1
+    paths: tuple[str, ...] = ()     # EDI: path_any, the first of these paths with a value
 
     @property
     def key(self) -> str:
@@ -79,6 +91,8 @@ class FieldSpec:
             text = span_label(self.start, self.length)
         elif self.path is not None:
             text = self.path
+        elif self.paths:
+            text = " or ".join(self.paths)
         else:
             return self.key  # a constant
         return f"{self.record} {text}" if self.record else text
@@ -139,6 +153,16 @@ class XmlOptions:
 
 
 @dataclass(frozen=True)
+class EdiReadOptions:
+    """EDI readers (``[edi]``): which messages are records and how their segment groups
+    nest, so that a line's segments are found under its ``LIN`` or ``PO1``."""
+
+    message: str                                  # ORDERS, 850
+    versions: tuple[str, ...] = ()                # D96A, 004010…; empty: any version
+    nest: tuple[tuple[str, tuple[str, ...]], ...] = ()  # trigger tag → tags its group holds
+
+
+@dataclass(frozen=True)
 class Mapping:
     name: str
     path: Path
@@ -162,12 +186,16 @@ class Mapping:
     groups: tuple[GroupSpec, ...] = ()
     # multi-record writers (``[[records]]``): the record types written per record
     layouts: tuple[RecordLayout, ...] = ()
+    # EDI readers: the message type read and its segment groups (``[edi]``)
+    edi_read: EdiReadOptions | None = None
+    # EDI writers: the message written and its segments (``[edi]``, ``[[segments]]``)
+    edi_write: EdiWriteOptions | None = None
     # compiled forms (plans, generated loops), built once per mapping and kept with it
     compiled: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def extension(self) -> str:
-        return self.format
+        return "edi" if self.format == "edifact" else self.format
 
 
 def find_mapping(dirs: tuple[Path, ...], name: str) -> Path | None:
@@ -244,8 +272,9 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
             groups_here = {g for g, _i, _f in document(head["document"]).groups}
         except ConfigError:
             pass  # reported below, with its key
-    _known(raw, {"mapping", "csv", "fixed", "xml", "records", "fields", "columns", "group"}
-           | groups_here, "", file)
+    _known(raw, {"mapping", "csv", "fixed", "xml", "records", "fields", "columns", "group",
+                 "edi"} | groups_here | _EDI_WRITE_TABLES.get(head.get("direction"), set()),
+           "", file)
     _known(head, {"direction", "document", "format", "description", "view", "where"}, "mapping",
            file)
     direction = _req(head, "direction", "mapping", file)
@@ -267,12 +296,12 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
     if "csv" in raw:
         c = raw["csv"]
         _known(c, {"delimiter", "quotechar", "encoding", "header", "strict_columns",
-                   "line_terminator"}, "csv", file)
+                   "line_terminator", "neutralise_formulas"}, "csv", file)
         for k in ("delimiter", "quotechar", "encoding", "line_terminator"):
             if k in c and not isinstance(c[k], str):
                 raise ConfigError(f"expected a string, found {c[k]!r}", key=f"csv.{k}",
                                   file=file)
-        for k in ("header", "strict_columns"):  # bool("false") would be True
+        for k in ("header", "strict_columns", "neutralise_formulas"):  # bool("false") is True
             if k in c and not isinstance(c[k], bool):
                 raise ConfigError(f"expected true or false, found {c[k]!r}", key=f"csv.{k}",
                                   file=file)
@@ -280,7 +309,12 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
             delimiter=c.get("delimiter", ";"), quotechar=c.get("quotechar", '"'),
             encoding=c.get("encoding", "utf-8"), header=bool(c.get("header", True)),
             strict_columns=bool(c.get("strict_columns", False)),
-            line_terminator=c.get("line_terminator", "\r\n"))
+            line_terminator=c.get("line_terminator", "\r\n"),
+            neutralise_formulas=c.get("neutralise_formulas", True))
+        if "neutralise_formulas" in c and direction != "write":
+            raise ConfigError("neutralise_formulas is for writer mappings: it protects the "
+                              "files the gateway writes", key="csv.neutralise_formulas",
+                              file=file)
         try:
             "".encode(csv_opts.encoding)
         except LookupError:
@@ -312,9 +346,15 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
             raise ConfigError(f"a [{name}] table is for reader mappings", key=name, file=file,
                               hint="a writer of several record types per record has "
                               "[[records]] entries" if name == "records" else None)
+    edi_read = edi_write = None
     if direction == "read":
+        edi_read = _edi_read_options(raw, fmt, file)
         fields, csv_opts, fixed_opts, xml_opts, records = _reader(raw, doc, fmt, csv_opts, file)
         group_by, groups = _grouping(raw, doc, fmt, csv_opts.header, records, file)
+        if edi_read is not None:
+            _edi_check_nesting(edi_read, fields, groups, file)
+    elif fmt in EDI_WRITE or {"edi", "segments"} & raw.keys():
+        edi_write = _edi_writer(raw, doc, fmt, file)
     elif "records" in raw:
         layouts, csv_opts = _layouts(raw, doc, fmt, csv_opts, file)
     else:
@@ -342,7 +382,8 @@ def _build(path: Path, raw: dict[str, Any]) -> Mapping:
                    csv=csv_opts, xml=xml_opts, fixed=fixed_opts, records=records,
                    fields=tuple(fields), columns=tuple(columns),
                    where=_where(head, direction, doc, file), group_by=group_by,
-                   groups=groups, layouts=layouts)
+                   groups=groups, layouts=layouts, edi_read=edi_read,
+                   edi_write=edi_write)
 
 
 def _where(head: dict[str, Any], direction: str, doc: DocumentType, file: str
@@ -376,7 +417,7 @@ def _grouping(raw: dict[str, Any], doc: DocumentType, fmt: str, header: bool,
     if "group" not in raw and not names:
         return None, ()
     first_key = "group" if "group" in raw else names[0]
-    if fmt not in ("csv", "xml"):
+    if fmt not in ("csv", "xml", *EDI_READ):
         raise ConfigError(f"records in groups are read from CSV or XML files, not {fmt}",
                           key=first_key, file=file)
     if records is not None:
@@ -391,6 +432,10 @@ def _grouping(raw: dict[str, Any], doc: DocumentType, fmt: str, header: bool,
             raise ConfigError("an XML record is one element: its items are its repeated "
                               "children ([lines] path = \"line\"); there is no [group] table",
                               key="group", file=file)
+        if fmt in EDI_READ:
+            raise ConfigError("an EDI record is one message: its items are its repeated "
+                              "segment groups ([lines] path = \"LIN\"); there is no [group] "
+                              "table", key="group", file=file)
         g = _table(raw, "group", "group", file)
         _known(g, {"by"}, "group", file)
         if "by" not in g:
@@ -415,7 +460,9 @@ def _grouping(raw: dict[str, Any], doc: DocumentType, fmt: str, header: bool,
                               file=file)
         item = (doc.group(gname) or ("", ()))[0]
         path = None
-        if fmt == "xml":
+        if fmt in EDI_READ:
+            path = _edi_group_path(table, gname, file)
+        elif fmt == "xml":
             path = _get(table, "path", gname, file, str, "an element path", bool) or item
             try:
                 xml_format.check_path(path)
@@ -703,12 +750,13 @@ def _field(name: str, spec: Any, kp: str, doc: DocumentType, fmt: str, header: b
     path = _get(spec, "path", kp, file, str, "an element path", bool)
     all_ = _get(spec, "all", kp, file, bool, "true or false")
     by = _get(spec, "by", kp, file, str, "an attribute name", bool)
+    paths = _edi_paths(spec, kp, file)
     given = [k for k in ("column", "index", "columns", "indexes", "column_any") if k in spec]
     if len(given) > 1:
         raise ConfigError(f"give one of column, index, columns or indexes"
                           f"{', or column_any' if 'column_any' in given else ''}, not "
                           f"{given[0]} and {given[1]}", key=f"{kp}.{given[1]}", file=file)
-    placed = [k for k in (*given, "start", "path") if k in spec]
+    placed = [k for k in (*given, "start", "path", "path_any") if k in spec]
     if row_number and placed:
         raise ConfigError(f"row_number numbers the items; it takes no {placed[0]}",
                           key=f"{kp}.{placed[0]}", file=file)
@@ -744,17 +792,157 @@ def _field(name: str, spec: Any, kp: str, doc: DocumentType, fmt: str, header: b
         raise ConfigError(f"{base!r} is localized: name one language ({base}.fr)"
                           + (' or read them all with by = "lang"' if fmt == "xml" else ""),
                           key=kp, file=file)
-    if not (given or start or path or row_number or spec.get("transforms")):
+    if not (given or start or path or paths or row_number or spec.get("transforms")):
         raise ConfigError({"csv": "give a column name, an index or a constant transform",
                            "fixed": "give start and length, or a constant transform",
-                           "xml": "give a path or a constant transform"}[fmt]
+                           "xml": "give a path or a constant transform"}.get(
+                              fmt, "give a path, path_any or a constant transform")
                           + (", or row_number = true" if group is not None else ""),
                           key=kp, file=file)
     return FieldSpec(base, column, index, _chain(spec, kp, file), lang=lang or None,
                      columns=tuple(columns or ()), indexes=tuple(indexes or ()), start=start,
                      length=length, path=path, all=bool(all_), by=by, record=record,
                      column_any=tuple(column_any or ()), group=group,
-                     row_number=bool(row_number))
+                     row_number=bool(row_number), paths=paths)
+
+
+# ---- EDI readers ------------------------------------------------------------------------
+
+_SEGMENT_TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}\Z")   # LIN, NAD; X12 N1, PO1
+_MESSAGE_TYPE = re.compile(r"[A-Z0-9]{3,6}\Z")       # ORDERS, 850
+
+
+def _edi_read_options(raw: dict[str, Any], fmt: str, file: str) -> EdiReadOptions | None:
+    """``[edi]`` of an EDIFACT or X12 reader: the message type it reads (any other is a
+    located problem, never a silent skip), the versions it accepts, and the segment groups
+    that nest (without them a line's QTY is not found under its LIN)."""
+    if fmt not in EDI_READ:
+        if "edi" in raw:
+            raise ConfigError(f"an [edi] table does not apply to {fmt} reader mappings",
+                              key="edi", file=file, hint='[edi] is for format = "edifact" '
+                              'or "x12"')
+        return None
+    if "edi" not in raw:
+        raise ConfigError('an EDI reader names the message it reads: [edi] message = '
+                          '"ORDERS" (or "850")', key="edi", file=file)
+    e = _table(raw, "edi", "edi", file)
+    _known(e, {"message", "versions", "nest"}, "edi", file)
+    message = _req(e, "message", "edi", file)
+    if not _MESSAGE_TYPE.match(message):
+        raise ConfigError(f"{message!r} is not a message type like ORDERS or 850",
+                          key="edi.message", file=file)
+    versions = _get(e, "versions", "edi", file, list, 'a list of versions like ["D96A"]',
+                    lambda v: v and all(isinstance(x, str) and x and x == x.strip()
+                                        for x in v))
+    table = _get(e, "nest", "edi", file, dict, "a table of segment tags, each with the "
+                 'list of the tags its group holds: { LIN = ["QTY", "PRI"] }') or {}
+    nest = []
+    for tag, members in table.items():
+        kp = f"edi.nest.{tag}"
+        if not _SEGMENT_TAG.match(tag):
+            raise ConfigError(f"{tag!r} is not a segment tag like LIN or PO1", key=kp,
+                              file=file)
+        if (not isinstance(members, list) or not members
+                or not all(isinstance(m, str) and _SEGMENT_TAG.match(m) for m in members)):
+            raise ConfigError(f"expected a list of segment tags, found {members!r}", key=kp,
+                              file=file)
+        if tag in members:
+            raise ConfigError(f"{tag} starts its group: another {tag} starts the next one, "
+                              "so it is not one of its members", key=kp, file=file)
+        nest.append((tag, tuple(members)))
+    return EdiReadOptions(message, tuple(versions or ()), tuple(nest))
+
+
+def _edi_paths(spec: dict[str, Any], kp: str, file: str) -> tuple[str, ...]:
+    """``path_any``: several element paths, the first that finds a value is read."""
+    if "path_any" not in spec:
+        return ()
+    value = spec["path_any"]
+    if (not isinstance(value, list) or len(value) < 2
+            or not all(isinstance(p, str) and p for p in value)):
+        raise ConfigError(f"expected a list of two or more element paths, found {value!r}",
+                          key=f"{kp}.path_any", file=file, hint="one path: path = \"…\"")
+    if "path" in spec:
+        raise ConfigError("give path or path_any, not both", key=f"{kp}.path_any", file=file)
+    for i, p in enumerate(value):
+        try:
+            xml_format.check_path(p)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key=f"{kp}.path_any[{i}]", file=file) from None
+    return tuple(value)
+
+
+def _edi_group_path(table: dict[str, Any], gname: str, file: str) -> str:
+    """An EDI group's items: the segment that starts each of its groups (``LIN``)."""
+    path = _get(table, "path", gname, file, str, "an element path", bool)
+    if path is None:
+        raise ConfigError('missing required key: the segment that starts each item\'s '
+                          'group (path = "LIN")', key=f"{gname}.path", file=file)
+    try:
+        xml_format.check_path(path)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key=f"{gname}.path", file=file) from None
+    if xml_format.is_attribute(path):
+        raise ConfigError(f"{path!r} names an attribute; the items of a group are "
+                          "segments", key=f"{gname}.path", file=file)
+    return str(path)
+
+
+def _path_steps(path: str) -> list[str]:
+    """``NAD[@q='BY']/COM/e1`` → ``["NAD", "COM", "e1"]``: each step's name, predicates
+    left out (a ``/`` inside a predicate's quotes does not split)."""
+    steps, depth, quote, current = [], 0, "", ""
+    for ch in path:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "/" and depth == 0:
+            steps.append(current)
+            current = ""
+            continue
+        if depth == 0 and not quote and ch not in "]'\"":
+            current += ch
+    steps.append(current)
+    return steps
+
+
+def _edi_check_nesting(opts: EdiReadOptions, fields: list[FieldSpec],
+                       groups: tuple[GroupSpec, ...], file: str) -> None:
+    """A segment read inside another (``QTY`` in each ``LIN``, ``COM`` in ``NAD``) must be
+    one its group holds per ``[edi] nest``: else it is never found there, and every
+    message would be refused for a value that is in the file."""
+    nest = dict(opts.nest)
+
+    def walk(path: str, start: str | None, key: str) -> None:
+        holder = start
+        for step in _path_steps(path):
+            if step in ("", "."):
+                continue
+            if not _SEGMENT_TAG.match(step):
+                return  # e1, c2, @q: the segment's own elements from here on
+            if holder is not None and step not in nest.get(holder, ()):
+                members = ", ".join(f'"{t}"' for t in (*nest.get(holder, ()), step))
+                raise ConfigError(f"{step} is read inside {holder}, but [edi] nest does "
+                                  f"not put it in {holder}'s group", key=key, file=file,
+                                  hint=f"nest = {{ {holder} = [{members}] }}")
+            holder = step
+
+    def check(f: FieldSpec, start: str | None) -> None:
+        if f.path is not None:
+            walk(f.path, start, f"{f.where}.path")
+        for i, p in enumerate(f.paths):
+            walk(p, start, f"{f.where}.path_any[{i}]")
+    for f in fields:
+        check(f, None)
+    for g in groups:
+        start = _path_steps(g.path or "")[-1]
+        for f in g.fields:
+            check(f, start if _SEGMENT_TAG.match(start) else None)
 
 
 def _position(spec: Any, kp: str, fmt: str, file: str, name: str, record: str | None = None
@@ -842,3 +1030,251 @@ def canonical_mapping(doc: DocumentType) -> Mapping:
                    document=doc.name, doc=doc, format="xml",
                    xml=XmlOptions(root=doc.root, record=doc.record),
                    columns=tuple(ColumnSpec(f, f, ()) for f in doc.fields))
+
+
+# ---- EDI writers ------------------------------------------------------------------------
+
+EDI_LEVELS = ("message", "record", "end")
+# values the writer itself knows, named in elements like fields: the records of the
+# message so far (at a record, its number in the message: LIN 1082; at the end, their
+# count: CNT, CTT), the interchange's control number (a document number for messages
+# that have none of their own), its date (CCYYMMDD) and time (HHMM), and the channel's
+# ids (NAD+SU, NAD+BY)
+EDI_COUNTERS = ("records", "control", "date", "time", "sender", "recipient")
+_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?)\}\Z")
+_ENVELOPE = frozenset({"UNA", "UNB", "UNG", "UNH", "UNT", "UNE", "UNZ", "ISA", "GS", "ST",
+                       "SE", "GE", "IEA"})
+# X12 functional identifier code (GS01) of the transaction sets a group may hold
+_X12_GROUPS = {"810": "IN", "832": "SC", "846": "IB", "850": "PO", "855": "PR",
+               "856": "SH", "997": "FA"}
+_EDIFACT_TYPE = re.compile(r"[A-Z]{6}\Z")            # ORDRSP
+_X12_TYPE = re.compile(r"\d{3}\Z")                   # 855
+_EDIFACT_VERSION = re.compile(r"[A-Z]\d{2}[A-Z]\Z")  # D96A: 0052 D, 0054 96A
+_X12_VERSION = re.compile(r"\d{6}[A-Z0-9]{0,6}\Z")   # 004010, 004010VICS
+
+
+@dataclass(frozen=True)
+class EdiValue:
+    """One component of a segment: a literal text, a canonical field through its
+    transforms, or a value the writer knows (``counter``)."""
+
+    label: str                       # what problems name: "QTY01-2 (quantity_confirmed)"
+    text: str | None = None          # a literal
+    field: str | None = None         # a field of the record (``name.fr``: one language)
+    chain: tuple[Transform, ...] = ()
+    counter: str | None = None       # one of EDI_COUNTERS
+    distinct: bool = False           # the field's distinct texts over the message's records
+
+
+@dataclass(frozen=True)
+class EdiSegment:
+    """One ``[[segments]]`` entry: written once at a message's start (``message``, from
+    its first record), once per record, or once before its trailer (``end``)."""
+
+    tag: str
+    level: str
+    elements: tuple[tuple[EdiValue, ...], ...]  # per data element, its components
+    when: tuple[str, str, Any] | None = None    # as [[records]] have it
+    key: str = ""                               # "segments[3]"
+
+
+@dataclass(frozen=True)
+class EdiWriteOptions:
+    """``[edi]`` of an EDI writer: the message written, its version and how records make
+    messages (``per``: None, one message for the file; else a field whose change starts
+    the next message)."""
+
+    message: str                     # UNH 0065 / ST01
+    version: str                     # D96A (UNH 0052 + 0054) / 004010 (GS08)
+    association: str = ""            # UNH 0057 (EAN005…)
+    functional_group: str | None = None  # X12 GS01
+    per: str | None = None
+    segments: tuple[EdiSegment, ...] = ()
+
+    @property
+    def buffered(self) -> bool:
+        """A message's records are held until it ends (one order's lines) when a
+        message-level value needs all of them (``distinct``)."""
+        return any(v.distinct for s in self.segments for e in s.elements for v in e)
+
+
+def _edi_writer(raw: dict[str, Any], doc: DocumentType, fmt: str, file: str
+                ) -> EdiWriteOptions:
+    """``[edi]`` and ``[[segments]]`` of an EDIFACT or X12 writer, checked whole: an
+    unknown field, level or transform stops the load with its key."""
+    if fmt not in EDI_WRITE:
+        key = "edi" if "edi" in raw else "segments"
+        raise ConfigError(f"[{key}] is for EDIFACT and X12 writers, not {fmt}", key=key,
+                          file=file, hint='format = "edifact" or "x12"')
+    for name in ("csv", "xml", "columns", "records"):
+        if name in raw:
+            raise ConfigError(f"an EDI writer writes [[segments]]; [{name}] does not apply",
+                              key=name, file=file)
+    x12 = fmt == "x12"
+    if "edi" not in raw:
+        raise ConfigError("an EDI writer names the message it writes: [edi] message = "
+                          + ('"855"' if x12 else '"ORDRSP"'), key="edi", file=file)
+    e = _table(raw, "edi", "edi", file)
+    _known(e, {"message", "version", "association", "functional_group", "per"}, "edi", file)
+    message = _req(e, "message", "edi", file)
+    if not (_X12_TYPE if x12 else _EDIFACT_TYPE).match(message):
+        raise ConfigError(f"{message!r} is not " + ("an X12 transaction set like 855" if x12
+                                                     else "an EDIFACT message type like "
+                                                     "ORDRSP"), key="edi.message", file=file)
+    version = _req(e, "version", "edi", file)
+    if not (_X12_VERSION if x12 else _EDIFACT_VERSION).match(version):
+        raise ConfigError(f"{version!r} is not a version like "
+                          + ('"004010" (GS08)' if x12 else '"D96A" (UNH 0052 and 0054)'),
+                          key="edi.version", file=file)
+    association = _get(e, "association", "edi", file, str, "an association code like "
+                       "EAN005", lambda v: 0 < len(v) <= 6 and v.isalnum()) or ""
+    group = _get(e, "functional_group", "edi", file, str, "a functional identifier code "
+                 "like PR", lambda v: 2 == len(v) and v.isalpha() and v.isupper())
+    if x12:
+        if association:
+            raise ConfigError("association is EDIFACT's (UNH 0057); X12 has none",
+                              key="edi.association", file=file)
+        want = _X12_GROUPS.get(message)
+        if group is None:
+            raise ConfigError("missing required key: the functional group (GS01) of "
+                              f"{message} transaction sets", key="edi.functional_group",
+                              file=file, hint=f'functional_group = "{want or "PR"}"')
+        if want is not None and group != want:
+            raise ConfigError(f"{message} transaction sets go in {want} groups, not {group}",
+                              key="edi.functional_group", file=file,
+                              hint=f'functional_group = "{want}"')
+    elif group is not None:
+        raise ConfigError("functional_group is X12's (GS01); EDIFACT messages are written "
+                          "without UNG groups", key="edi.functional_group", file=file)
+    per = e.get("per", "file")
+    if per == "file":
+        per = None
+    elif (not isinstance(per, str) or per not in doc.fields or per in doc.localized
+          or per in doc.lists or doc.group(per) is not None):
+        raise ConfigError(f"expected \"file\" (one message for all the records) or a "
+                          f"single-valued field of {doc.name!r}, found {per!r}",
+                          key="edi.per", file=file,
+                          hint="a field whose change starts the next message, e.g. per = "
+                          '"number": one message per order')
+    table = raw.get("segments")
+    if not isinstance(table, list) or not table:
+        raise ConfigError("an EDI writer needs [[segments]] entries, in message order",
+                          key="segments", file=file)
+    segments = tuple(_edi_segment(spec, f"segments[{i}]", doc, fmt, per, file)
+                     for i, spec in enumerate(table))
+    _edi_level_order(segments, file)
+    return EdiWriteOptions(message, version, association, group, per, segments)
+
+
+def _edi_level_order(segments: tuple[EdiSegment, ...], file: str) -> None:
+    """Message-level segments first, then the record's, then the end's: written in any
+    other order they would not come out in the order the mapping shows."""
+    rank = {level: i for i, level in enumerate(EDI_LEVELS)}
+    highest = segments[0]
+    for seg in segments[1:]:
+        if rank[seg.level] < rank[highest.level]:
+            raise ConfigError(f"a {seg.level}-level {seg.tag} after the {highest.level}-"
+                              f"level {highest.tag} ({highest.key}) would be written before "
+                              "it", key=f"{seg.key}.level", file=file,
+                              hint="list the segments in message order: message level, "
+                              "then record, then end")
+        if rank[seg.level] > rank[highest.level]:
+            highest = seg
+    if not any(s.level == "record" for s in segments):
+        raise ConfigError('no segment has level = "record": no record would be written',
+                          key="segments", file=file)
+
+
+def _edi_segment(spec: Any, kp: str, doc: DocumentType, fmt: str, per: str | None,
+                 file: str) -> EdiSegment:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"expected a table, found {spec!r}", key=kp, file=file)
+    _known(spec, {"tag", "level", "elements", "when"}, kp, file)
+    tag = _req(spec, "tag", kp, file)
+    if not _SEGMENT_TAG.match(tag):
+        raise ConfigError(f"{tag!r} is not a segment tag like LIN or PO1", key=f"{kp}.tag",
+                          file=file)
+    if tag in _ENVELOPE:
+        raise ConfigError(f"{tag} is part of the envelope, which the writer writes itself "
+                          "(with its counts and control numbers)", key=f"{kp}.tag", file=file)
+    level = spec.get("level", "record")
+    if level not in EDI_LEVELS:
+        raise ConfigError(f"unknown level {level!r}", key=f"{kp}.level", file=file,
+                          hint="levels: message (once at a message's start, from its first "
+                          "record), record (once per record), end (once before the trailer)")
+    raw = spec.get("elements")
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("expected a list with one entry per data element: a text, "
+                          '"{field}", a table { field = "…", transforms = […] }, or a list '
+                          "of components", key=f"{kp}.elements", file=file)
+    elements = []
+    for i, element in enumerate(raw, 1):
+        ekp = f"{kp}.elements[{i - 1}]"
+        if isinstance(element, list):
+            if not element:
+                raise ConfigError("a composite element needs its components", key=ekp,
+                                  file=file)
+            elements.append(tuple(
+                _edi_value(c, f"{ekp}[{j - 1}]", f"{tag}{i:02d}-{j}", doc, level, per, file)
+                for j, c in enumerate(element, 1)))
+        else:
+            elements.append((_edi_value(element, ekp, f"{tag}{i:02d}", doc, level, per,
+                                        file),))
+    when = _layout_when(spec["when"], "record", doc, f"{kp}.when", file) \
+        if "when" in spec else None
+    return EdiSegment(tag, level, tuple(elements), when, kp)
+
+
+def _edi_value(raw: Any, kp: str, label: str, doc: DocumentType, level: str,
+               per: str | None, file: str) -> EdiValue:
+    """A literal, ``"{field}"`` or ``{ field = "…", transforms = […], distinct = true }``."""
+    if isinstance(raw, str):
+        m = _REF.match(raw)
+        if m is None:
+            return EdiValue(label, text=raw)
+        return _edi_ref(m.group(1), (), False, kp, label, doc, level, per, file)
+    if isinstance(raw, dict):
+        _known(raw, {"field", "transforms", "distinct"}, kp, file)
+        name = _req(raw, "field", kp, file)
+        distinct = _get(raw, "distinct", kp, file, bool, "true or false") or False
+        return _edi_ref(name, _chain(raw, kp, file), distinct, kp, label, doc, level, per,
+                        file)
+    if isinstance(raw, list):
+        raise ConfigError("a component is a text, \"{field}\" or a table; components do "
+                          "not nest", key=kp, file=file)
+    raise ConfigError(f"expected a text, \"{{field}}\", a table or a list of components, "
+                      f"found {raw!r}", key=kp, file=file,
+                      hint='numbers as texts: "21", not 21')
+
+
+def _edi_ref(name: str, chain: tuple[Transform, ...], distinct: bool, kp: str, label: str,
+             doc: DocumentType, level: str, per: str | None, file: str) -> EdiValue:
+    if name in EDI_COUNTERS:
+        if distinct:
+            raise ConfigError(f"{name} is the writer's own value, not a field of the "
+                              "records", key=f"{kp}.distinct", file=file)
+        if name == "records" and level == "message":
+            raise ConfigError("{records} counts the records of a message: a record's number "
+                              '(level = "record") or their count (level = "end"), not known '
+                              "at its start", key=kp, file=file)
+        return EdiValue(f"{label} ({name})", field=None, chain=chain, counter=name)
+    base, _, sub = name.partition(".")
+    if doc.group(base) is not None:
+        raise ConfigError(f"{base!r} is a group of {doc.name!r}: EDI writers write "
+                          "records field by field", key=kp, file=file)
+    if not doc.has_field(name):
+        raise ConfigError(f"document {doc.name!r} has no field {name!r}", key=kp, file=file,
+                          hint="fields: " + ", ".join(doc.writable) + "; the writer's own "
+                          "values: " + ", ".join("{" + c + "}" for c in EDI_COUNTERS))
+    if not sub and base in doc.localized:
+        raise ConfigError(f"{base!r} is localized: name one language ({base}.fr)", key=kp,
+                          file=file)
+    if distinct:
+        if level == "record":
+            raise ConfigError("distinct gathers a field over a message's records: for "
+                              'level = "message" or "end"', key=f"{kp}.distinct", file=file)
+        if per is None:
+            raise ConfigError("distinct needs messages of bounded size: [edi] per = a "
+                              "field (one order's lines), not one message per file",
+                              key=f"{kp}.distinct", file=file)
+    return EdiValue(f"{label} ({name})", field=name, chain=chain, distinct=distinct)

@@ -9,16 +9,19 @@ wrong encoding) raise ``DataError``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any, BinaryIO
 
 from ..errors import DataError, Problem
 from ..formats import xml as xml_format
+from ..formats.edi import EdiProblem, GroupEnd, Message, message_element
 from ..formats.csv import CsvRowReader
 from ..formats.fixed_width import FixedLineReader, FixedOptions, short_line_guard
 from ..formats.grouped import Assembler, ItemReader, read_grouped_elements, read_grouped_rows
 from ..formats.multirecord import Kind, read_multirecord
-from .compiled import Guard, Step, compile_row_function, compile_row_mapper, width_guard
-from .loader import FieldSpec, GroupSpec, Mapping, RecordType
+from .compiled import (Guard, Step, compile_row_function, compile_row_mapper, show,
+                       width_guard)
+from .loader import EdiReadOptions, FieldSpec, GroupSpec, Mapping, RecordType
 from .transforms import MISS, Failed, Memo
 
 Record = dict[str, Any]
@@ -79,6 +82,8 @@ class ProblemSink:
 def read_records(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink
                  ) -> Iterator[tuple[int, Record]]:
     """Stream ``(line, record)`` pairs of the valid rows of ``src``."""
+    if mapping.edi_read is not None:
+        return _read_edi(mapping, src, file_name, problems)
     if mapping.groups or mapping.group_by is not None:
         if mapping.format == "xml":
             return _read_grouped_xml(mapping, src, file_name, problems)
@@ -427,3 +432,164 @@ class _ByAttribute:
         if result.__class__ is dict:
             result = {k: v for k, v in result.items() if v is not None and v != ""} or None
         return result
+
+
+# ---- EDI: EDIFACT and X12 messages ---------------------------------------------------
+
+def _read_edi(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink
+              ) -> Iterator[tuple[int, Record]]:
+    """One record per message of the mapping's type, read from the message as an element
+    tree (``formats/edi.py``) by the grouped assembly XML orders use: an order's lines are
+    its ``LIN`` (or ``PO1``) groups.
+
+    Partial acceptance, as the technical acknowledgement has it: a message with syntax
+    problems is refused with each of them, located, and the others go on. A message of
+    another type or version is refused on its line rather than skipped unseen. Problems
+    of a group's or an interchange's trailer (counts, control references) are the
+    file's."""
+    spec = mapping.edi_read
+    assert spec is not None
+    assembler = _compiled(mapping, ("read", "edi"), lambda: _edi_assembler(mapping))
+    nest = dict(spec.nest)
+    for event in _edi_events(mapping.format)(src, file_name):
+        if not isinstance(event, Message):
+            head = (event.group if isinstance(event, GroupEnd) else event.interchange).header
+            for p in event.problems:
+                problems.add_file_problem(_located(p, head.line, file_name))
+            continue
+        refused = _edi_refusal(mapping, spec, event, file_name)
+        if refused is not None:
+            problems.add_record_problems([refused])
+        elif event.problems:
+            problems.add_record_problems([_located(p, event.line, file_name)
+                                          for p in event.problems])
+        else:
+            yield from read_grouped_elements(
+                ((event.line, message_element(event, nest), True),), assembler, _xml_parts,
+                problems, file_name)
+
+
+def _edi_events(fmt: str) -> Any:
+    """The syntax reader's ``events``, imported on first use: a gateway without EDI
+    channels never loads them."""
+    if fmt == "x12":
+        from ..formats import x12 as syntax
+    else:
+        from ..formats import edifact as syntax
+    return syntax.events
+
+
+def _located(p: EdiProblem, line: int, file_name: str) -> Problem:
+    """A syntax problem as the ack shows it; one without a segment of its own (a missing
+    trailer) is placed on the line of what it belongs to."""
+    problem = p.problem(file_name)
+    return problem if problem.line is not None else replace(problem, line=line)
+
+
+def _edi_refusal(mapping: Mapping, spec: EdiReadOptions, msg: Message, file_name: str
+                 ) -> Problem | None:
+    """A message this mapping does not read, said on its header's line."""
+    x12 = mapping.format == "x12"
+    if msg.type != spec.message:
+        return Problem(f"message type {msg.type} is not read by mapping {mapping.name} "
+                       f"(it reads {spec.message})", line=msg.line,
+                       field="ST01" if x12 else "UNH02", value=msg.type, file=file_name)
+    if spec.versions and msg.version not in spec.versions:
+        return Problem(f"{msg.type} version {msg.version} is not read by mapping "
+                       f"{mapping.name} (it reads {', '.join(spec.versions)})",
+                       line=msg.line, field="GS08" if x12 else "UNH02",
+                       value=msg.version, file=file_name)
+    return None
+
+
+def _edi_assembler(mapping: Mapping) -> Assembler:
+    return Assembler(_edi_row(mapping.fields), tuple(
+        ItemReader(g.name, _edi_row(tuple(f for f in g.fields if not f.row_number)),
+                   _always, tuple((f.name, Memo(f.chain), f.label)
+                                  for f in g.fields if f.row_number), path=g.path)
+        for g in mapping.groups))
+
+
+Finder = Callable[[Any], tuple[Any, int | None]]  # element → (raw value, its segment's line)
+
+
+def _edi_row(fields: tuple[FieldSpec, ...]) -> Any:
+    """A message (or one of its segment groups) → its fields. A value a transform
+    refuses is reported on the line of the segment it was read from, not the message's
+    first line: a message spans many lines."""
+    reads = tuple((f.name, f.lang, _edi_finder(f), Memo(f.chain), f.label) for f in fields)
+
+    def map_row(line: int, el: Any, _terminated: bool, problems: Any, file_name: str
+                ) -> Record | None:
+        rec: Record = {}
+        ok = True
+        for name, lang, find, memo, label in reads:
+            raw, at = find(el)
+            result = memo.cache.get(raw, MISS)
+            if result is MISS:
+                result = memo.compute(raw)
+            if result.__class__ is Failed:
+                problems.append(Problem(result.message, line=at or line, field=label,
+                                        value=show(raw), file=file_name))
+                ok = False
+            elif lang is None:
+                rec[name] = result
+            elif result is None or result == "":
+                rec.setdefault(name, None)
+            else:  # one language of a localized field: merged into {lang: text}
+                langs = rec.get(name)
+                if langs is None:
+                    langs = rec[name] = {}
+                langs[lang] = result
+        return rec if ok else None
+    return map_row
+
+
+def _edi_finder(f: FieldSpec) -> Finder:
+    if f.paths:
+        finders = tuple(_edi_path(p, False) for p in f.paths)
+
+        def first_of(el: Any) -> tuple[Any, int | None]:
+            for find in finders:
+                raw, at = find(el)
+                if raw is not None and raw != "":
+                    return raw, at
+            return None, None
+        return first_of
+    if f.path is not None:
+        return _edi_path(f.path, f.all)
+    return _constant
+
+
+def _constant(_el: Any) -> tuple[None, None]:
+    return None, None
+
+
+def _edi_path(path: str, every: bool) -> Finder:
+    """The text (or, with ``every``, the tuple of texts) at an element path, and the line
+    of the segment it was found in."""
+    if xml_format.is_attribute(path):
+        elements, _, name = path.rpartition("@")
+        elements = elements.rstrip("/") or "."
+        attr = xml_format.attribute_name(name)
+
+        def attribute(el: Any) -> tuple[Any, int | None]:
+            found = [e for e in el.iterfind(elements, _PATHS) if e.get(attr) is not None]
+            if not found:
+                return None, None
+            if every:
+                return tuple(e.get(attr) for e in found), found[0].sourceline
+            return found[0].get(attr), found[0].sourceline
+        return attribute
+    if every:
+        def texts(el: Any) -> tuple[Any, int | None]:
+            found = list(el.iterfind(path, _PATHS))
+            if not found:
+                return None, None
+            return tuple(e.text or "" for e in found), found[0].sourceline
+        return texts
+
+    def text(el: Any) -> tuple[Any, int | None]:
+        found = el.find(path, _PATHS)
+        return (None, None) if found is None else (found.text or "", found.sourceline)
+    return text

@@ -11,6 +11,7 @@ from ..formats.csv import CsvRowWriter
 from .compiled import compile_csv_rows, compile_xml_serializer
 from .transforms import Memo, TransformError
 from .loader import Mapping
+from .ediwriter import EdiRecordWriter, Envelope
 from .multiwriter import MultiRecordWriter
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ class RecordWriter:
 
     def __init__(self, mapping: Mapping, sink: BinaryIO, *, attributes: dict[str, str] | None
                  = None, publisher: Publisher | None = None,
-                 on_problem: Callable[[int | None, str, str, str], None] | None = None) -> None:
+                 on_problem: Callable[[int | None, str, str, str], None] | None = None,
+                 envelope: Envelope | None = None) -> None:
         self.mapping = mapping
         self.on_problem = on_problem
         self.sink = sink
@@ -37,6 +39,12 @@ class RecordWriter:
         self.publisher = publisher
         self._plan = plan(mapping)
         self._multi: MultiRecordWriter | None = None
+        self._edi: EdiRecordWriter | None = None
+        if mapping.edi_write is not None:  # EDIFACT, X12: messages of one interchange
+            self._edi = EdiRecordWriter(mapping, sink, envelope, on_problem)
+            self._csv = None
+            self.publisher = None  # every record given is written, as for [[records]]
+            return
         if mapping.layouts:  # [[records]]: several record types per record
             self._multi = MultiRecordWriter(mapping, sink, on_problem)
             self._csv = None
@@ -61,6 +69,10 @@ class RecordWriter:
         transforms refuse drops that record from this output, reported with its line."""
         if self._multi is not None:
             self.count += self._multi.write(records, lines)
+            return
+        if self._edi is not None:  # a held message's records are counted when written
+            self._edi.write(records, lines)
+            self.count = self._edi.count
             return
         it = iter(records)
         lit = iter(lines) if lines is not None else None
@@ -144,7 +156,10 @@ class RecordWriter:
                 == [(f, f, ()) for f in doc.fields])
 
     def close(self) -> None:
-        if self._multi is not None:
+        if self._edi is not None:
+            self._edi.close()
+            self.count = self._edi.count
+        elif self._multi is not None:
             self._multi.close()
         elif self._csv is not None:
             self._csv.close()

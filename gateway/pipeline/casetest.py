@@ -4,7 +4,8 @@ output, and ``gateway mappings test`` runs each through the real pipeline.
 A reader mapping's case is ``input.*`` (the partner's file) and ``expected.xml`` (the
 canonical document). A writer mapping's case is ``input.xml`` (a canonical document: the writer's own, or
 one whose flow produces the writer's, e.g. order statuses for a back-order writer) and
-``expected.*`` (the partner's file). Canonical documents in ``context/`` are taken first
+``expected.*`` (the partner's file); an EDI writer's interchange goes from ``CASE_EDI``'s
+sender to its recipient, control number 1, dated 2000-01-01 (``transform.UNDATED``). Canonical documents in ``context/`` are taken first
 (e.g. the category tree a product file's category paths are built from). The run is the
 one ``gateway run`` makes — mapping, XSD, flow, writer — on an in-memory ledger, so a
 case tests what production does, and touches nothing.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from ..config import Channel, Config, Endpoint
+from ..config import Channel, Config, EdiSettings, Endpoint
 from ..documents import DOCUMENTS
 from ..errors import ConfigError
 from ..mapping.loader import find_mapping, load_mapping_file
@@ -29,6 +30,8 @@ from .diff import dry_run
 
 CANONICAL_READER = "canonical_{doc}_in"
 CANONICAL_WRITER = "canonical_{doc}_xml"
+# the ids of the interchanges EDI writer cases write (GLNs of the EANCOM examples' kind)
+CASE_EDI = EdiSettings(sender="4012345000009", recipient="5412345000013")
 
 
 @dataclass
@@ -84,7 +87,8 @@ def run_case(mappings_dirs: tuple[Path, ...], schemas_dir: Path, case_dir: Path
     channels = {
         "case_in": Channel("case_in", Direction.IN, "case", in_doc, reader),
         "case_out": Channel("case_out", Direction.OUT, "case", doc, writer,
-                            sources=("case_in",)),
+                            sources=("case_in",),
+                            edi=CASE_EDI if m.edi_write is not None else None),
     }
     context = sorted((case_dir / "context").glob("*.xml"))
     for i, ctx_file in enumerate(context):

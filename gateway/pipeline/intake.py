@@ -14,6 +14,7 @@ from ..errors import HostKeyError, StorageError, TransientError
 from ..model import Direction, ExchangeState, SettleMode
 from ..store.archive import Blob
 from ..store.atomic import DurableBatch, crash_point
+from ..transports.base import name_refusal
 from ..transports.local import safe_name
 from ..transports.readiness import Entry, Readiness
 from .context import Context
@@ -33,7 +34,7 @@ def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
     batch = DurableBatch()
     taken: list[tuple[Entry, Blob | None]] = []
     for entry in ready:
-        if entry.size > channel.max_size:
+        if entry.size > channel.max_size or name_refusal(entry.name):
             taken.append((entry, None))  # refused before reading: quarantined, not archived
             continue
         try:
@@ -64,11 +65,20 @@ def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
         for entry, blob in taken:
             name = safe_name(entry.name)
             if blob is None:
+                refusal = name_refusal(entry.name)
                 xid = ctx.ledger.add_exchange(
                     direction=Direction.IN, channel=channel.name, endpoint=channel.endpoint,
                     file_name=name, size=entry.size, sha256="", document=channel.document,
                     state=ExchangeState.RECEIVED,
-                    reason=f"seen in {transport.describe()}; over the size limit, not read")
+                    reason=f"seen in {transport.describe()}; "
+                    + (f"its name {refusal}" if refusal else "over the size limit")
+                    + ", not read")
+                if refusal:  # what the ack says; the transform finds it here
+                    ctx.ledger.update(xid, note=f"file name '{name}' {refusal}; it was not "
+                                      "read and is kept in the endpoint's quarantine folder")
+                log.warning("%s: %s refused unread: %s", channel.name, name,
+                            f"its name {refusal}" if refusal else
+                            f"{entry.size} bytes, over max_size {channel.max_size}")
                 ids.append((entry, xid, True))
                 continue
             existing = ctx.ledger.find_identity(channel.name, name, blob.size, blob.sha256)

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from ..errors import StorageError, TransientError
 from ..model import Folder
-from .atomic import DurableBatch, temp_name
+from .atomic import READ_ONLY, DurableBatch, temp_name
 
 CHUNK = 1 << 20
 
@@ -37,11 +37,11 @@ class BlobWriter(io.RawIOBase):
         self._hash = hashlib.sha256()
         self._size = 0
         self._tmp = temp_name(archive.tmp_dir / "blob")
-        try:
-            self._fh = open(self._tmp, "wb", buffering=CHUNK)  # noqa: SIM115 - closed in finish()
+        try:  # read-only from the start: the archive is never modified (closed in finish)
+            self._fh = open(self._tmp, "wb", buffering=CHUNK, opener=READ_ONLY)  # noqa: SIM115
         except FileNotFoundError:  # the tmp folder was removed under us: make it again
             archive.tmp_dir.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self._tmp, "wb", buffering=CHUNK)  # noqa: SIM115
+            self._fh = open(self._tmp, "wb", buffering=CHUNK, opener=READ_ONLY)  # noqa: SIM115
         self.blob: Blob | None = None
 
     def writable(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import TransientError
@@ -28,6 +29,23 @@ _CRASH_AFTER = int(os.environ.get("GATEWAY_CRASH_AFTER", "0") or 0)
 _crash_counts: dict[str, int] = {}
 
 FSYNC_EACH_UP_TO = 4  # files in a batch below which fsync per file beats one syncfs
+
+# Files the gateway writes hold partners' business data: its own user and group read
+# them, nobody else (the umask may make them stricter, never looser). Archived blobs are
+# read-only besides: written once, never modified.
+FILE_MODE = 0o640
+ARCHIVE_MODE = 0o440
+
+
+def created_with(mode: int) -> Callable[[str, int], int]:
+    """An ``opener`` for ``open()``: a file it creates gets ``mode`` (less the umask)."""
+    def opener(path: str, flags: int) -> int:
+        return os.open(path, flags, mode)
+    return opener
+
+
+PRIVATE = created_with(FILE_MODE)
+READ_ONLY = created_with(ARCHIVE_MODE)
 
 
 def crash_point(name: str) -> None:
@@ -137,7 +155,7 @@ def write_atomic(final: Path, data: bytes) -> None:
     """Write one file durably under a temporary name and rename it into place."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(final)
-    with open(tmp, "wb") as fh:
+    with open(tmp, "wb", opener=PRIVATE) as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

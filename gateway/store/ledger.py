@@ -191,7 +191,32 @@ MIGRATIONS: list[str] = [
         at TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 6: EDI. The last control number given per partner (the recipient's id) and kind
+    #    (interchange: UNB 0020 / ISA13; group: GS06), so numbers never repeat across
+    #    restarts; and every interchange received per standard, sender and control number,
+    #    so that one sent twice is recognised
+    """
+    CREATE TABLE edi_control (
+        partner TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        last INTEGER NOT NULL,
+        PRIMARY KEY (partner, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE edi_received (
+        standard TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        control TEXT NOT NULL,
+        exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (standard, sender, control)
+    ) WITHOUT ROWID;
+    """,
 ]
+
+# EDI control numbers run from 1 to this, then start at 1 again: ISA13 has nine digits
+# (and GS06 at most nine; EDIFACT's 0020 holds fourteen characters, so nine fit there too)
+CONTROL_MAX = 999_999_999
+CONTROL_KINDS = ("interchange", "group")
 
 
 def now() -> str:
@@ -835,6 +860,41 @@ class Ledger:
         self.db.execute("INSERT INTO replenishment(sku, below, at) VALUES (?,?,?)"
                         " ON CONFLICT(sku) DO UPDATE SET below=excluded.below, at=excluded.at",
                         (sku, int(below), now()))
+
+    # -- EDI control numbers and interchanges received --------------------------------------
+    def next_control_number(self, partner: str, kind: str) -> int:
+        """The next control number for ``partner`` (the recipient's id) and ``kind``
+        (``interchange`` or ``group``), from 1.
+
+        Called inside the transaction that records the output, so that the number and the
+        file commit together: a rolled-back output gives its number back, a committed one
+        never gets it again, restarts included. After 999,999,999 the count starts again
+        at 1 (ISA13 is nine digits); partners look for duplicates over days, not over a
+        billion interchanges."""
+        if kind not in CONTROL_KINDS:
+            raise ValueError(f"control number kind {kind!r} is not one of "
+                             + ", ".join(CONTROL_KINDS))
+        row = self.db.execute(
+            "INSERT INTO edi_control(partner, kind, last) VALUES (?,?,1)"
+            " ON CONFLICT(partner, kind) DO UPDATE SET"
+            " last = CASE WHEN last >= ? THEN 1 ELSE last + 1 END"
+            " RETURNING last", (partner, kind, CONTROL_MAX)).fetchone()
+        return int(row[0])
+
+    def interchange_seen(self, standard: str, sender: str, control: str) -> int | None:
+        """The exchange that first received this interchange (standard, sender and control
+        number), or None: a partner that sends an interchange twice is told so."""
+        row = self.db.execute("SELECT exchange_id FROM edi_received WHERE standard=? AND"
+                              " sender=? AND control=?", (standard, sender, control)
+                              ).fetchone()
+        return None if row is None else int(row[0])
+
+    def record_interchange(self, standard: str, sender: str, control: str,
+                           exchange_id: int) -> None:
+        """Remember an interchange received; the first exchange that had it stays."""
+        self.db.execute("INSERT OR IGNORE INTO edi_received(standard, sender, control,"
+                        " exchange_id, received_at) VALUES (?,?,?,?,?)",
+                        (standard, sender, control, exchange_id, now()))
 
 
 MICRO = 6

@@ -13,15 +13,18 @@ from typing import BinaryIO
 
 from ..errors import TransientError
 from ..model import Folder, SettleMode
-from ..store.atomic import DurableBatch
+from ..store.atomic import PRIVATE, DurableBatch
+from .base import escape_controls
 from .readiness import Entry
 
 CHUNK = 1 << 20
 
 
 def safe_name(name: str) -> str:
-    """A file name as text the ledger can store (undecodable bytes shown as escapes)."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A file name as text the ledger, logs and acks can carry: undecodable bytes and
+    control characters shown as escapes (``\\xe9``, ``\\x0a``)."""
+    return escape_controls(name.encode("utf-8", "surrogateescape")
+                           .decode("utf-8", "backslashreplace"))
 
 
 class LocalTransport:
@@ -120,11 +123,11 @@ class LocalTransport:
         """Write an output under its temporary name, ``.NAME.part``."""
         tmp = self.staged_path(name)
         try:
-            try:
-                fh = open(tmp, "wb")  # noqa: SIM115 - closed below
+            try:  # 0640: outputs and acks are partners' data
+                fh = open(tmp, "wb", opener=PRIVATE)  # noqa: SIM115 - closed below
             except FileNotFoundError:  # the folder was removed: make it again
                 self.ensure()
-                fh = open(tmp, "wb")  # noqa: SIM115
+                fh = open(tmp, "wb", opener=PRIVATE)  # noqa: SIM115
             with fh:
                 while chunk := src.read(CHUNK):
                     fh.write(chunk)

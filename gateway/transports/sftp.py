@@ -36,6 +36,8 @@ from paramiko.sftp_attr import SFTPAttributes
 from ..config import SftpSettings
 from ..errors import HostKeyError, TransientError
 from ..model import Folder, SettleMode
+from .base import is_entry_name
+from .local import safe_name
 from .readiness import Entry
 
 log = logging.getLogger("gateway.sftp")
@@ -184,6 +186,7 @@ class SftpTransport:
         self._ssh: paramiko.Transport | None = None
         self._sftp: _Client | None = None
         self._uploaded: dict[str, int] = {}  # staged name → bytes written
+        self._ignored: set[str] = set()  # listed names that are no file names, told once
 
     # -- connection -------------------------------------------------------------------
     def describe(self) -> str:
@@ -390,6 +393,12 @@ class SftpTransport:
             except UnicodeDecodeError:
                 undecodable.append(raw)
                 continue
+            if not is_entry_name(name):  # never from a sane server: never acted upon
+                if name not in self._ignored:
+                    self._ignored.add(name)
+                    log.warning("endpoint %s: the server listed %s, which is not a file "
+                                "name of %s; ignored", self.name, safe_name(name), self.path)
+                continue
             entries.append(Entry(name, attr.st_size or 0, float(attr.st_mtime or 0)))
         for raw in undecodable:
             self._quarantine_raw(raw)
@@ -399,7 +408,7 @@ class SftpTransport:
     def _quarantine_raw(self, raw: bytes) -> None:
         """A name that is not UTF-8 cannot go through the gateway: move it aside by its
         raw bytes so it does not block the folder; if that fails, leave it and say so."""
-        shown = raw.decode("utf-8", "backslashreplace")
+        shown = safe_name(raw.decode("utf-8", "surrogateescape"))
         qdir = self._join(Folder.QUARANTINE)
         try:
             with self._io(f"cannot quarantine {shown}") as c:

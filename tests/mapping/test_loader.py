@@ -161,7 +161,7 @@ def test_wrong_format_for_direction(tmp_path: Path) -> None:
     assert err.key == "mapping.format"
     assert str(err) == (f"{path}: mapping.format: format 'fixed' is not available for write "
                         "mappings")
-    assert err.hint == "available: csv, xml"
+    assert err.hint == "available: csv, xml, edifact, x12"
 
 
 def test_bad_direction(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def read(mapping: Mapping, data: bytes) -> tuple[list[tuple[int, dict[str, objec
 
 
 def test_reader_formats() -> None:
-    assert FORMATS["read"] == ("csv", "fixed", "xml")
+    assert FORMATS["read"] == ("csv", "fixed", "xml", "edifact", "x12")
 
 
 def test_languages_merge_and_several_columns_make_a_tuple(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def add_input_raw(ledger: Ledger, name: str) -> int:
 
 
 def test_migrations_create_the_schema_version(ledger: Ledger) -> None:
-    assert ledger.schema_version == len(MIGRATIONS) == 5
+    assert ledger.schema_version == len(MIGRATIONS) == 6
     tables = {r[0] for r in ledger.db.execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"exchanges", "transitions", "problems", "stock_positions", "endpoint_health",
