@@ -53,6 +53,17 @@ class Separators:
 
 
 @dataclass(frozen=True, slots=True)
+class Tolerance:
+    """How strictly a syntax reader checks an interchange, per channel
+    (``[channels.X.edi] tolerance``): partners whose translator miscounts are common, and
+    refusing all their messages for a wrong trailer count helps nobody. A check turned off
+    is not reported at all."""
+
+    counts: bool = True       # UNT/SE segment counts, UNE/GE and UNZ/IEA counts
+    references: bool = True   # trailer control references equal to their header's
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     tag: str
     elements: tuple[Element, ...]
