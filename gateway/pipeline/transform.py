@@ -266,6 +266,9 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     outcome.publishers = {out.name: w.publisher for out, _m, _s, w in writers
                           if w.publisher is not None}
     if outcome.result is not AckResult.REJECTED:
+        for out, _m, _sink, w in writers:
+            w.close()  # a buffered writer (EDI responses) reports what it leaves out now
+            outcome.written[out.name] = w.count
         if outcome.accepted == 0:
             if not problems:
                 problems.append(Problem("file has no records", line=2, file=x.file_name))
@@ -278,8 +281,6 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
             sink.abort()
         return
     for out, m, sink, w in writers:
-        w.close()
-        outcome.written[out.name] = w.count
         if w.count == 0:
             sink.abort()  # nothing for this partner (a delta with nothing new, orders
             continue      # that were all duplicates…): no empty file to import
