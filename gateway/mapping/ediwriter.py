@@ -106,6 +106,11 @@ def control_text(fmt: str, number: int) -> str:
     return f"{number:09d}" if fmt == "x12" else str(number)
 
 
+def partner_key(fmt: str, recipient: str) -> str:
+    """The ledger's key of a partner's control numbers: ``edifact:5412345000013``."""
+    return f"{fmt}:{recipient}"
+
+
 def _reference(fmt: str, n: int) -> str:
     """The n-th message reference of an interchange: ST02 is 4 to 9 characters."""
     return f"{n:04d}" if fmt == "x12" else str(n)
@@ -353,9 +358,13 @@ class EdiRecordWriter:
         """The interchange's control number, taken from the ledger when first needed (a
         message's ``{control}``, or its envelope)."""
         if self._number is None:
-            self._number = self.envelope.allocate(self.envelope.settings.recipient or "",
-                                                  "interchange")
+            self._number = self.envelope.allocate(self._partner(), "interchange")
         return self._number
+
+    def _partner(self) -> str:
+        """Whose numbers: the recipient, per standard (an EDIFACT UNB 0020 and an X12
+        ISA13 are sequences of their own, even to one partner)."""
+        return partner_key(self._fmt, self.envelope.settings.recipient or "")
 
     def _open(self, sink: BinaryIO, control: int, group: int | None = None
               ) -> EnvelopeWriter:
@@ -365,8 +374,7 @@ class EdiRecordWriter:
                                self.envelope.at)
         if self._fmt == "x12":
             if group is None:
-                group = self.envelope.allocate(self.envelope.settings.recipient or "",
-                                               "group")
+                group = self.envelope.allocate(self._partner(), "group")
             writer.begin_group(self.options.functional_group or "", str(group),
                                self.options.version)
         return writer

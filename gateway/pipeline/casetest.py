@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from ..config import Channel, Config, EdiSettings, Endpoint
+from ..config import Channel, Config, EdiSettings, Endpoint, PaymentRule
 from ..documents import DOCUMENTS
 from ..errors import ConfigError
 from ..mapping.loader import find_mapping, load_mapping_file
@@ -85,7 +85,9 @@ def run_case(mappings_dirs: tuple[Path, ...], schemas_dir: Path, case_dir: Path
         reader, writer = CANONICAL_READER.format(doc=in_doc), name
     ep = {"case": Endpoint("case", "local", case_dir)}
     channels = {
-        "case_in": Channel("case_in", Direction.IN, "case", in_doc, reader),
+        # orders of any payment status: the case tests the mapping, not the payment rule
+        "case_in": Channel("case_in", Direction.IN, "case", in_doc, reader,
+                           payment=PaymentRule.ANY),
         "case_out": Channel("case_out", Direction.OUT, "case", doc, writer,
                             sources=("case_in",),
                             edi=CASE_EDI if m.edi_write is not None else None),

@@ -863,7 +863,7 @@ class Ledger:
 
     # -- EDI control numbers and interchanges received --------------------------------------
     def next_control_number(self, partner: str, kind: str) -> int:
-        """The next control number for ``partner`` (the recipient's id) and ``kind``
+        """The next control number for ``partner`` (``standard:recipient id``) and ``kind``
         (``interchange`` or ``group``), from 1.
 
         Called inside the transaction that records the output, so that the number and the
