@@ -58,7 +58,7 @@ def _message(seg: Segment, ic: Interchange, group: Group | None, index: int) -> 
 
 
 SPEC = Spec(standard=EDIFACT, interchange=("UNB", "UNZ"), group=("UNG", "UNE"),
-            message=("UNH", "UNT"), codes=CODES, groups_required=False,
+            message=("UNH", "UNT"), starts=("UNA", "UNB"), codes=CODES, groups_required=False,
             counts_groups_only=False, new_group=_group, new_message=_message)
 
 
@@ -162,6 +162,8 @@ def _reader(sc: Scanner, seps: Separators, codec: str) -> NextSegment:
         if raw is None:
             return None, EdiProblem(f"segment longer than {sc.max_segment:,} bytes: skipped",
                                     "segment", CODES[("*", "size")], line=line)
+        if raw[:3] in (b"UNA", b"UNB"):
+            return Segment(raw[:3].decode(), (), line), None
         problem = None
         try:
             text = raw.decode(codec)

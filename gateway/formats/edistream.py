@@ -33,14 +33,17 @@ class Scanner:
     """A binary stream cut into segments at a terminator byte, lines counted, a release
     (escape) character honoured; reads one block at a time."""
 
-    def __init__(self, src: BinaryIO, block: int = BLOCK, max_segment: int = MAX_SEGMENT
-                 ) -> None:
-        self.src, self.block, self.max_segment = src, block, max_segment
+    def __init__(self, src: BinaryIO, block: int | None = None,
+                 max_segment: int | None = None) -> None:
+        self.src = src
+        self.block = block or BLOCK
+        self.max_segment = max_segment or MAX_SEGMENT
         self.buf = b""
         self.pos = 0
         self.line = 1          # the line at ``pos``
         self.eof = False
         self.offset = 0        # bytes consumed before ``buf``
+        self.mark = (0, 1)     # where the last segment read began, and its line
 
     def _fill(self) -> bool:
         if self.eof:
@@ -110,14 +113,21 @@ class Scanner:
                     start, search = self.pos, self.pos + max(keep - 1, 0)
                     continue
                 raw = b[start:]
+                self.mark = (start, self.line)
                 self.pos = len(b)
                 if not raw.strip(WHITESPACE):
                     self.line += raw.count(b"\n")
                     return None
                 return self._cut(raw, False)
             raw = b[start:i]
+            self.mark = (start, self.line)
             self.pos = i + 1
             return self._cut(raw, True)
+
+    def rewind(self) -> None:
+        """Read the last segment again (an interchange header found where a trailer was
+        due: the next interchange begins there)."""
+        self.pos, self.line = self.mark
 
     def _cut(self, raw: bytes, terminated: bool) -> tuple[bytes, int, bool]:
         line = self.line
@@ -133,7 +143,10 @@ class Scanner:
 
     def _skip_long(self, term: int, release: int | None) -> tuple[None, int, bool]:
         """A segment too long to hold: skipped to its terminator, its line kept."""
-        line = self.line
+        b = self.buf
+        head = b[self.pos:self.pos + 256]
+        lead = len(head) - len(head.lstrip(WHITESPACE))
+        line = self.line + b.count(b"\n", self.pos, self.pos + lead)
         while True:
             b = self.buf
             i = b.find(term, self.pos)
@@ -210,6 +223,7 @@ class Spec:
     interchange: tuple[str, str]   # header, trailer tags
     group: tuple[str, str]
     message: tuple[str, str]
+    starts: tuple[str, ...]        # what begins an interchange (UNA, UNB; ISA)
     codes: dict[tuple[str, str], str]
     groups_required: bool          # X12: a transaction set lives in a functional group
     counts_groups_only: bool       # X12 IEA01 counts groups; EDIFACT UNZ messages or groups
@@ -303,8 +317,6 @@ class Assembler:
             out = self._close_group(seg) if o.group is not None else []
             self._end_interchange(seg)
             return out
-        if tag == sp.interchange[0]:  # the next interchange: this one's trailer is missing
-            return self.close(seg)
         where = o.group_problems if o.group is not None else self.end.problems
         where.append(self.problem("segment", "position",
                                   f"segment {tag} outside a message", seg))
@@ -425,7 +437,8 @@ def run(spec: Spec, src: BinaryIO, file_name: str,
     held: InterchangeEnd | None = None
     junk: list[EdiProblem] = []
     seen = False
-    for ic, next_segment in interchanges(Scanner(src), junk):
+    scanner = Scanner(src)
+    for ic, next_segment in interchanges(scanner, junk):
         seen = True
         if held is not None:
             held.problems.extend(junk)
@@ -441,6 +454,10 @@ def run(spec: Spec, src: BinaryIO, file_name: str,
                 yield from asm.close(truncated=True)
                 break
             seg, pending = got
+            if seg is not None and seg.tag in spec.starts:  # the next interchange begins
+                yield from asm.close(seg)
+                scanner.rewind()
+                break
             if pending is not None:     # a problem of this segment (skipped or unreadable)
                 target = asm.o.message.problems if asm.o.message is not None \
                     else asm.end.problems

@@ -46,7 +46,7 @@ def _message(seg: Segment, ic: Interchange, group: Group | None, index: int) -> 
 
 
 SPEC = Spec(standard=X12, interchange=("ISA", "IEA"), group=("GS", "GE"),
-            message=("ST", "SE"), codes=CODES, groups_required=True, counts_groups_only=True,
+            message=("ST", "SE"), starts=("ISA",), codes=CODES, groups_required=True, counts_groups_only=True,
             new_group=_group, new_message=_message)
 
 
@@ -147,6 +147,8 @@ def _reader(sc: Scanner, seps: Separators) -> NextSegment:
         if raw is None:
             return None, EdiProblem(f"segment longer than {sc.max_segment:,} bytes: skipped",
                                     "segment", CODES[("segment", "size")], line=line)
+        if raw[:3] == b"ISA":
+            return Segment("ISA", (), line), None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
