@@ -9,24 +9,24 @@ they belong to, so that the technical acknowledgement (CONTRL, 997) can say exac
 was wrong and the other messages still go through. Only a file that is no interchange at
 all raises ``DataError``.
 
-A message read by a mapping is an element tree (``message_element``): one element per
-segment, named by its tag, with attribute ``q`` = the first component of its first data
-element (the qualifier: ``DTM+137`` → ``DTM[@q='137']``, ``N1*BY`` → ``N1[@q='BY']``);
-each data element a child ``e1``, ``e2``… whose text is its first component and whose
-children ``c1``, ``c2``… are its components; a repeated element is the same ``eN`` several
-times. Segment groups nest as the mapping declares (``nest``): a trigger segment (``LIN``)
-holds the segments that follow it while they belong to its group (``QTY``, ``PRI``,
-``ALC``…), so that ``LIN`` is a repeated child and ``QTY[@q='21']/e1/c2`` a path inside it.
-Every element's ``sourceline`` is its segment's line in the file.
+A message read by a mapping is a tree (``message_tree``) read with element paths
+(``compile_path``): a segment is named by its tag, its qualifier ``q`` being the first
+component of its first data element (``DTM+137`` → ``DTM[@q='137']``, ``N1*BY`` →
+``N1[@q='BY']``); its data elements are ``e1``, ``e2``…, whose text is their first
+component, and their components ``c1``, ``c2``…; a repeated element is the same ``eN``
+several times. Segment groups nest as the mapping declares (``nest``): a trigger segment
+(``LIN``) holds the segments that follow it while they belong to its group (``QTY``,
+``PRI``, ``ALC``…), so that ``LIN`` is a repeated child and ``QTY[@q='21']/e1/c2`` a path
+inside it. What a path finds comes with its segment's line in the file. The paths are
+those of XML mappings, evaluated directly on the segments: no XML tree is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-from lxml import etree
 
 from ..errors import Problem
 
@@ -196,57 +196,201 @@ class EnvelopeWriter(Protocol):
     def close(self) -> None: ...        # the interchange trailer written
 
 
-# ---- a message as an element tree ---------------------------------------------------
+# ---- a message as a tree that mappings read with element paths -----------------------
 
-def _element(tag: str, seg: Segment) -> Any:
-    el = etree.Element(tag)
-    el.sourceline = seg.line
-    q = seg.value(1)
-    if q:
-        el.set("q", q)
-    for i, reps in enumerate(seg.elements, 1):
-        name = f"e{i}"
-        for rep in reps:
-            if not any(rep):
-                continue
-            e = etree.SubElement(el, name)
-            e.sourceline = seg.line
-            e.text = rep[0]
-            for j, comp in enumerate(rep, 1):
-                if comp:
-                    c = etree.SubElement(e, f"c{j}")
-                    c.text = comp
-                    c.sourceline = seg.line
-    return el
+class Node:
+    """A segment of a message's tree, with the segments its group holds (``nest``) as
+    children indexed by tag; the root stands for the message."""
+
+    __slots__ = ("seg", "parent", "children", "attrs")
+
+    def __init__(self, seg: Segment | None, parent: Node | None) -> None:
+        self.seg, self.parent = seg, parent
+        self.children: dict[str, list[Node]] = {}
+        self.attrs: dict[str, str] | None = None
 
 
-def message_element(msg: Message, nest: Mapping[str, Iterable[str]] | None = None) -> Any:
-    """The message as an element tree (see the module's docstring); ``nest`` maps a
-    group's trigger tag to the tags of the segments its group holds."""
+def message_tree(msg: Message, nest: Mapping[str, Iterable[str]] | None = None) -> Node:
+    """The message as a tree (see the module's docstring); ``nest`` maps a group's
+    trigger tag to the tags of the segments its group holds."""
     members = {k: frozenset(v) for k, v in (nest or {}).items()}
-    root = etree.Element("message")
-    root.sourceline = msg.line
-    root.set("type", msg.type)
-    root.set("version", msg.version)
-    root.set("reference", msg.reference)
-    root.set("sender", msg.interchange.sender)
-    root.set("recipient", msg.interchange.recipient)
-    root.set("control", msg.interchange.control)
-    stack: list[tuple[Any, frozenset[str] | None]] = [(root, None)]  # (element, members)
+    root = Node(None, None)
+    root.attrs = {"type": msg.type, "version": msg.version, "reference": msg.reference,
+                  "sender": msg.interchange.sender, "recipient": msg.interchange.recipient,
+                  "control": msg.interchange.control}
+    stack: list[tuple[Node, frozenset[str] | None]] = [(root, None)]
     for seg in msg.segments:
         tag = seg.tag
         # leave the groups this segment does not belong to; a trigger seen again inside
         # its own group starts a sibling group
         while len(stack) > 1:
-            el, held = stack[-1]
-            if held is not None and tag in held and tag != el.tag:
+            node, held = stack[-1]
+            if held is not None and tag in held and tag != node.seg.tag:  # type: ignore[union-attr]
                 break
             stack.pop()
-        el = _element(tag, seg)
-        stack[-1][0].append(el)
+        parent = stack[-1][0]
+        node = Node(seg, parent)
+        siblings = parent.children.get(tag)
+        if siblings is None:
+            parent.children[tag] = [node]
+        else:
+            siblings.append(node)
         if tag in members:
-            stack.append((el, members[tag]))
+            stack.append((node, members[tag]))
     return root
+
+
+# a place a path reached: (node, the element's repetition or None, the text)
+Place = tuple[Node, tuple[str, ...] | None, str | None]
+Finder = Callable[[Node], "tuple[Any, int | None]"]
+
+_STEP = re.compile(
+    r"(?P<seg>[A-Z][A-Z0-9]{1,2})(?:\[@q=(?P<q>'[^']*'|\"[^\"]*\")\])?\Z"
+    r"|e(?P<e>[1-9]\d*)(?:\[c(?P<ck>[1-9]\d*)=(?P<cv>'[^']*'|\"[^\"]*\")\])?\Z"
+    r"|c(?P<c>[1-9]\d*)\Z|(?P<up>\.\.)\Z|(?P<dot>\.)\Z|@(?P<attr>[A-Za-z_][\w.-]*)\Z")
+
+
+def _steps(path: str) -> list[str]:
+    """``NAD[@q='A/B']/e1`` → ``["NAD[@q='A/B']", "e1"]`` (a ``/`` in quotes stays)."""
+    steps, quote, current = [], "", ""
+    for ch in path:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "/":
+            steps.append(current)
+            current = ""
+            continue
+        current += ch
+    steps.append(current)
+    return steps
+
+
+def compile_segments(path: str) -> Callable[[Node], list[Node]]:
+    """A path to segments (a group's items: ``LIN``, ``SAC[@q='A']``) → the nodes it
+    finds, in file order."""
+    places = _places(path)
+    return lambda node: [p[0] for p in places(node) if p[1] is None and p[2] is None]
+
+
+def compile_path(path: str, every: bool = False) -> Finder:
+    """A path over a message tree → a function giving its first text (with ``every``,
+    the tuple of all) and the line of the segment it was found in; ``(None, None)`` when
+    nothing is there. Steps: a segment tag, with ``[@q='X']`` its qualifier; ``eN`` a
+    data element, with ``[cK='V']`` a component's value; ``cN`` a component; ``..`` up;
+    ``@attr`` last (the message's ``@sender``…, a segment's ``@q``). ``ValueError`` for
+    anything else, so that a mapping is checked when it is loaded."""
+    places = _places(path)
+
+    def line_of(place: Place) -> int | None:
+        node = place[0]
+        return node.seg.line if node.seg is not None else None
+
+    if every:
+        def find_all(node: Node) -> tuple[Any, int | None]:
+            found = list(places(node))
+            if not found:
+                return None, None
+            return tuple(_text(p) for p in found), line_of(found[0])
+        return find_all
+
+    def find(node: Node) -> tuple[Any, int | None]:
+        for p in places(node):
+            return _text(p), line_of(p)
+        return None, None
+    return find
+
+
+def _places(path: str) -> Callable[[Node], Iterator[Place]]:
+    moves: list[Callable[[Place], Iterator[Place]]] = []
+    steps = _steps(path)
+    for i, step in enumerate(steps):
+        m = _STEP.match(step)
+        if m is None:
+            raise ValueError(f"{path!r}: step {step!r} is not a segment tag (NAD, "
+                             "NAD[@q='BY']), a data element (e2, e2[c1='VP']), a component "
+                             "(c2), .. or a last @attribute")
+        if m["attr"] is not None and i != len(steps) - 1:
+            raise ValueError(f"{path!r}: an attribute can only be the last step")
+        moves.append(_move(m))
+
+    def places(node: Node) -> Iterator[Place]:
+        todo: Iterable[Place] = ((node, None, None),)
+        for move in moves:
+            todo = [q for p in todo for q in move(p)]
+        return iter(todo)
+    return places
+
+
+def _text(place: Place) -> str:
+    node, rep, text = place
+    if text is not None:
+        return text
+    return rep[0] if rep is not None else ""
+
+
+def _move(m: re.Match[str]) -> Callable[[Place], Iterator[Place]]:
+    if m["seg"] is not None:
+        tag, q = m["seg"], m["q"][1:-1] if m["q"] is not None else None
+
+        def segments(p: Place) -> Iterator[Place]:
+            node, rep, text = p
+            if rep is not None or text is not None:
+                return
+            for child in node.children.get(tag, ()):
+                if q is None or child.seg.value(1) == q:  # type: ignore[union-attr]
+                    yield child, None, None
+        return segments
+    if m["e"] is not None:
+        n = int(m["e"])
+        ck = int(m["ck"]) if m["ck"] is not None else None
+        cv = m["cv"][1:-1] if m["cv"] is not None else None
+
+        def element(p: Place) -> Iterator[Place]:
+            node, rep, text = p
+            seg = node.seg
+            if seg is None or rep is not None or text is not None or n > len(seg.elements):
+                return
+            for r in seg.elements[n - 1]:
+                if any(r) and (ck is None or (ck <= len(r) and r[ck - 1] == cv)):
+                    yield node, r, None
+        return element
+    if m["c"] is not None:
+        c = int(m["c"])
+
+        def component(p: Place) -> Iterator[Place]:
+            node, rep, text = p
+            if rep is not None and text is None and c <= len(rep) and rep[c - 1]:
+                yield node, rep, rep[c - 1]
+        return component
+    if m["up"] is not None:
+        def up(p: Place) -> Iterator[Place]:
+            node, rep, text = p
+            if text is not None:
+                yield node, rep, None
+            elif rep is not None:
+                yield node, None, None
+            elif node.parent is not None:
+                yield node.parent, None, None
+        return up
+    if m["dot"] is not None:
+        return lambda p: iter((p,))
+    name = m["attr"]
+
+    def attribute(p: Place) -> Iterator[Place]:
+        node, rep, text = p
+        if rep is not None or text is not None:
+            return
+        if node.attrs is not None:
+            value = node.attrs.get(name)
+        elif name == "q" and node.seg is not None:
+            value = node.seg.value(1) or None
+        else:
+            value = None
+        if value is not None:
+            yield node, None, value
+    return attribute
 
 
 def segment_values(elements: Sequence[Value]) -> tuple[Element, ...]:

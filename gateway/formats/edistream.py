@@ -167,49 +167,36 @@ class Scanner:
 def split(text: str, seps: Separators) -> tuple[str, tuple[Element, ...]]:
     """A segment's text → its tag and elements (repetitions of components)."""
     rel = seps.release
-    if rel is None or rel not in text:
-        parts = text.split(seps.element)
-        comp, rep = seps.component, seps.repetition
-        if rep is not None and rep in text:
-            elements = tuple([tuple([tuple(r.split(comp)) for r in p.split(rep)])
-                              for p in parts[1:]])
-        else:
-            elements = tuple([(tuple(p.split(comp)),) for p in parts[1:]])
-        return parts[0].split(comp)[0], elements
-    return _split_released(text, seps)
+    if rel is not None and rel in text:
+        return _split_released(text, seps)
+    parts = text.split(seps.element)
+    comp, rep = seps.component, seps.repetition
+    if rep is not None and rep in text:
+        elements = tuple([tuple([tuple(r.split(comp)) for r in p.split(rep)])
+                          for p in parts[1:]])
+    else:
+        elements = tuple([(tuple(p.split(comp)),) for p in parts[1:]])
+    return parts[0].split(comp)[0], elements
 
 
 def _split_released(text: str, seps: Separators) -> tuple[str, tuple[Element, ...]]:
-    """The slow path: a character at a time, the release character honoured."""
-    elements: list[list[list[str]]] = [[[""]]]
-    comp, elem, rep, rel = seps.component, seps.element, seps.repetition, seps.release
-    buf: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == rel and i + 1 < n:
-            buf.append(text[i + 1])
-            i += 2
-            continue
-        if ch == comp:
-            elements[-1][-1][-1] = "".join(buf)
-            elements[-1][-1].append("")
-        elif ch == elem:
-            elements[-1][-1][-1] = "".join(buf)
-            elements.append([[""]])
-        elif ch == rep:
-            elements[-1][-1][-1] = "".join(buf)
-            elements[-1].append([""])
-        else:
-            buf.append(ch)
-            i += 1
-            continue
-        buf = []
-        i += 1
-    elements[-1][-1][-1] = "".join(buf)
-    tag = elements[0][0][0]
-    return tag, tuple(tuple(tuple(r) for r in e) for e in elements[1:])
-
+    """A segment with release characters: each released character is swapped for a
+    private-use character the text does not hold, the text split, then swapped back (a
+    release before an ordinary character is kept as it is)."""
+    rel = seps.release
+    assert rel is not None
+    specials = [c for c in (rel, seps.component, seps.element, seps.repetition,
+                            seps.segment) if c]
+    free = (chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text)
+    back: dict[int, str] = {}
+    for ch in specials:  # the release itself first: "??+" is a released "?", then "+"
+        stand_in = next(free)
+        text = text.replace(rel + ch, stand_in)
+        back[ord(stand_in)] = ch
+    tag, elements = split(text, Separators(seps.component, seps.element, seps.segment,
+                                           None, seps.repetition))
+    return tag, tuple(tuple(tuple(c.translate(back) for c in r) for r in e)
+                      for e in elements)
 
 
 # ---- the envelope assembler -----------------------------------------------------------
@@ -277,7 +264,8 @@ class Assembler:
                            sp.interchange[1]):
                 o.count += 1
                 if len(o.segments) < self.max_message_segments:
-                    o.segments.append(Segment(tag, seg.elements, seg.line, o.count))
+                    _set_position(seg, o.count)
+                    o.segments.append(seg)
                 elif not o.overflow:
                     o.overflow = True
                     o.message.problems.append(self.problem(
@@ -413,6 +401,11 @@ class Assembler:
                     self.end.problems)
         self.end.messages = self.messages
         self.done = True
+
+
+def _set_position(seg: Segment, position: int) -> None:
+    """A frozen segment's place in its message, known once the assembler holds it."""
+    object.__setattr__(seg, "position", position)
 
 
 def _number(text: str) -> int | None:

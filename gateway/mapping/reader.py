@@ -14,7 +14,8 @@ from typing import Any, BinaryIO
 
 from ..errors import DataError, Problem
 from ..formats import xml as xml_format
-from ..formats.edi import EdiProblem, GroupEnd, Message, message_element
+from ..formats.edi import (EdiProblem, GroupEnd, Message, Node, compile_path,
+                           compile_segments, message_tree)
 from ..formats.csv import CsvRowReader
 from ..formats.fixed_width import FixedLineReader, FixedOptions, short_line_guard
 from ..formats.grouped import Assembler, ItemReader, read_grouped_elements, read_grouped_rows
@@ -465,7 +466,7 @@ def _read_edi(mapping: Mapping, src: BinaryIO, file_name: str, problems: Problem
                                           for p in event.problems])
         else:
             yield from read_grouped_elements(
-                ((event.line, message_element(event, nest), True),), assembler, _xml_parts,
+                ((event.line, message_tree(event, nest), True),), assembler, _edi_parts,
                 problems, file_name)
 
 
@@ -566,30 +567,19 @@ def _constant(_el: Any) -> tuple[None, None]:
 
 
 def _edi_path(path: str, every: bool) -> Finder:
-    """The text (or, with ``every``, the tuple of texts) at an element path, and the line
-    of the segment it was found in."""
-    if xml_format.is_attribute(path):
-        elements, _, name = path.rpartition("@")
-        elements = elements.rstrip("/") or "."
-        attr = xml_format.attribute_name(name)
+    """The text (or, with ``every``, the tuple of texts) at a path of the message tree,
+    and the line of the segment it was found in."""
+    return compile_path(path, every)
 
-        def attribute(el: Any) -> tuple[Any, int | None]:
-            found = [e for e in el.iterfind(elements, _PATHS) if e.get(attr) is not None]
-            if not found:
-                return None, None
-            if every:
-                return tuple(e.get(attr) for e in found), found[0].sourceline
-            return found[0].get(attr), found[0].sourceline
-        return attribute
-    if every:
-        def texts(el: Any) -> tuple[Any, int | None]:
-            found = list(el.iterfind(path, _PATHS))
-            if not found:
-                return None, None
-            return tuple(e.text or "" for e in found), found[0].sourceline
-        return texts
 
-    def text(el: Any) -> tuple[Any, int | None]:
-        found = el.find(path, _PATHS)
-        return (None, None) if found is None else (found.text or "", found.sourceline)
-    return text
+_ITEM_PATHS: dict[str, Callable[[Node], list[Node]]] = {}
+
+
+def _edi_parts(node: Node, it: ItemReader) -> Iterator[tuple[int, Any, bool]]:
+    """The items of a group: the segments its path finds, each with its line."""
+    path = it.path or ""
+    find = _ITEM_PATHS.get(path)
+    if find is None:
+        find = _ITEM_PATHS[path] = compile_segments(path)
+    for child in find(node):
+        yield child.seg.line, child, True  # type: ignore[union-attr]

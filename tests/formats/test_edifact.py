@@ -12,7 +12,7 @@ import pytest
 from gateway.errors import DataError
 from gateway.formats import edifact, edistream
 from gateway.formats.edi import (GroupEnd, InterchangeEnd, Message, Separators, Tolerance,
-                                 message_element)
+                                 compile_path, compile_segments, message_tree)
 
 
 def events(data: bytes, **kw: Any) -> list[Any]:
@@ -34,7 +34,7 @@ def message(ref: str, *segments: str, count: int | None = None, trailer_ref: str
                       f"UNT+{n}+{trailer_ref or ref}'"])
 
 
-ORDER = ("BGM+220+PO-1+9'", "NAD+BY+3012345000017::9++Caf? L?'Arbre ?+ Co?:??'", "LIN+1++A:EN'",
+ORDER = ("BGM+220+PO-1+9'", "NAD+BY+3012345000017::9++Caf L?'Arbre ?+ Co?:?? ?A'", "LIN+1++A:EN'",
          "QTY+21:24'")
 
 
@@ -47,8 +47,9 @@ def test_a_plain_interchange_reads_as_messages_with_lines_and_positions() -> Non
     assert [(s.tag, s.line, s.position) for s in m1.segments] == [
         ("UNH", 2, 1), ("BGM", 3, 2), ("NAD", 4, 3), ("LIN", 5, 4), ("QTY", 6, 5),
         ("UNT", 7, 6)]
-    # the release character: ?' ?+ ?: ?? are the characters themselves
-    assert m1.segments[2].value(4) == "Caf L'Arbre + Co:?"
+    # the release character: ?' ?+ ?: ?? are the characters themselves; before another
+    # character it is kept as it is
+    assert m1.segments[2].value(4) == "Caf L'Arbre + Co:? ?A"
     assert m1.segments[3].value(3, 2) == "EN"
     assert m2.index == 2 and m1.ok and m2.ok
     ic = end.interchange
@@ -217,13 +218,25 @@ def test_a_huge_segment_is_skipped_located_without_holding_it(monkeypatch: pytes
     assert m2.ok and end.ok
 
 
-def test_message_element_nests_groups_for_mappings() -> None:
-    data = interchange(message("1", "BGM+220+PO-1+9'", "LIN+1++A:EN'", "QTY+21:24'",
+def test_message_tree_nests_groups_and_paths_find_texts_with_their_lines() -> None:
+    data = interchange(message("1", "BGM+220+PO-1+9'", "NAD+BY+GLN::9'", "COM+a@b.c:EM'",
+                               "COM+0478:TE'", "LIN+1++A:EN+1:SA'", "QTY+21:24'",
                                "LIN+2++B:EN'", "QTY+21:6'", "UNS+S'")).encode()
     [msg, _end] = events(data)
-    el = message_element(msg, {"LIN": ("QTY",)})
-    assert [ln.findtext("QTY[@q='21']/e1/c2") for ln in el.findall("LIN")] == ["24", "6"]
-    assert el.find("UNS") is not None and el.find("LIN").sourceline == 4
+    tree = message_tree(msg, {"LIN": ("QTY",), "NAD": ("COM",)})
+    lines = compile_segments("LIN")(tree)
+    qty = compile_path("QTY[@q='21']/e1/c2")
+    assert [qty(n) for n in lines] == [("24", 8), ("6", 10)]
+    assert compile_path("QTY/e1/c2")(tree) == (None, None)  # only inside its LIN
+    assert compile_path("NAD[@q='BY']/COM/e1[c2='TE']/c1")(tree) == ("0478", 6)
+    assert compile_path("e4[c2='SA']/../e3/c2")(lines[0]) == ("EN", 7)
+    assert compile_path("@sender")(tree) == ("SENDER", None)
+    assert compile_path("BGM/@q")(tree) == ("220", 3)
+    assert compile_path("LIN/e1", every=True)(tree) == (("1", "2"), 7)
+    assert compile_path("BGM/e9")(tree) == (None, None)
+    for bad in ("NAD[@q='BY']//e1", "*", "@sender/e1", "nad"):
+        with pytest.raises(ValueError, match="is not a segment tag|last step"):
+            compile_path(bad)
 
 
 # ---- writing -------------------------------------------------------------------------------
