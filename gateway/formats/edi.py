@@ -24,6 +24,7 @@ those of XML mappings, evaluated directly on the segments: no XML tree is built.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -61,6 +62,10 @@ class Tolerance:
 
     counts: bool = True       # UNT/SE segment counts, UNE/GE and UNZ/IEA counts
     references: bool = True   # trailer control references equal to their header's
+
+
+# the tolerance of the channel whose file is being read (set per file by the pipeline)
+TOLERANCE: ContextVar[Tolerance] = ContextVar("edi_tolerance", default=Tolerance())
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +313,8 @@ def _places(path: str) -> Callable[[Node], Iterator[Place]]:
     for i, step in enumerate(steps):
         m = _STEP.match(step)
         if m is None:
-            raise ValueError(f"{path!r}: step {step!r} is not a segment tag (NAD, "
+            raise ValueError(f"{path!r} is not a valid element path: step {step!r} is "
+                             "not a segment tag (NAD, "
                              "NAD[@q='BY']), a data element (e2, e2[c1='VP']), a component "
                              "(c2), .. or a last @attribute")
         if m["attr"] is not None and i != len(steps) - 1:

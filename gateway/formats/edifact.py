@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from .edi import (EDIFACT, EdiProblem, Element, Event, Group, Interchange, Message, Segment,
-                  Separators, Tolerance)
+                  Separators, Tolerance, TOLERANCE)
 from .edistream import MAX_MESSAGE_SEGMENTS, NextSegment, Scanner, Spec, WriterBase, run, split
 
 # UNB syntax identifier → the codec its texts are in
@@ -62,11 +62,13 @@ SPEC = Spec(standard=EDIFACT, interchange=("UNB", "UNZ"), group=("UNG", "UNE"),
             counts_groups_only=False, new_group=_group, new_message=_message)
 
 
-def events(src: BinaryIO, file_name: str, *, tolerance: Tolerance = Tolerance(),
+def events(src: BinaryIO, file_name: str, *, tolerance: Tolerance | None = None,
            max_message_segments: int = MAX_MESSAGE_SEGMENTS) -> Iterator[Event]:
     """The messages, group ends and interchange ends of an EDIFACT file, in file order
-    (see ``edi.py``); ``DataError`` only when the file holds no interchange at all."""
-    return run(SPEC, src, file_name, _interchanges, tolerance, max_message_segments)
+    (see ``edi.py``), checked as ``tolerance`` (else the channel's) says; ``DataError``
+    only when the file holds no interchange at all."""
+    return run(SPEC, src, file_name, _interchanges, tolerance or TOLERANCE.get(),
+               max_message_segments)
 
 
 def _interchanges(sc: Scanner, junk: list[EdiProblem]

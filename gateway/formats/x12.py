@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from .edi import X12, EdiProblem, Element, Event, Group, Interchange, Message, Segment, \
-    Separators, Tolerance
+    Separators, Tolerance, TOLERANCE
 from .edistream import MAX_MESSAGE_SEGMENTS, NextSegment, Scanner, Spec, WriterBase, run, split
 
 CODES = {("message", "count"): "4", ("message", "reference"): "3",
@@ -50,11 +50,12 @@ SPEC = Spec(standard=X12, interchange=("ISA", "IEA"), group=("GS", "GE"),
             new_group=_group, new_message=_message)
 
 
-def events(src: BinaryIO, file_name: str, *, tolerance: Tolerance = Tolerance(),
+def events(src: BinaryIO, file_name: str, *, tolerance: Tolerance | None = None,
            max_message_segments: int = MAX_MESSAGE_SEGMENTS) -> Iterator[Event]:
     """The transaction sets, group ends and interchange ends of an X12 file, in file
     order (see ``edi.py``); ``DataError`` only when the file holds no interchange."""
-    return run(SPEC, src, file_name, _interchanges, tolerance, max_message_segments)
+    return run(SPEC, src, file_name, _interchanges, tolerance or TOLERANCE.get(),
+               max_message_segments)
 
 
 def _code(what: str) -> str:

@@ -779,7 +779,8 @@ def _field(name: str, spec: Any, kp: str, doc: DocumentType, fmt: str, header: b
     if by is not None and all_:
         raise ConfigError("by already reads every match; leave out all", key=f"{kp}.all",
                           file=file)
-    for key, check in (("by", xml_format.check_attribute), ("path", xml_format.check_path)):
+    for key, check in (("by", xml_format.check_attribute),
+                       ("path", _check_edi_path if fmt in EDI_READ else xml_format.check_path)):
         try:
             if spec.get(key) is not None:
                 check(spec[key])
@@ -866,10 +867,17 @@ def _edi_paths(spec: dict[str, Any], kp: str, file: str) -> tuple[str, ...]:
         raise ConfigError("give path or path_any, not both", key=f"{kp}.path_any", file=file)
     for i, p in enumerate(value):
         try:
-            xml_format.check_path(p)
+            _check_edi_path(p)
         except ValueError as exc:
             raise ConfigError(str(exc), key=f"{kp}.path_any[{i}]", file=file) from None
     return tuple(value)
+
+
+def _check_edi_path(path: str) -> None:
+    """An EDI mapping's path, compiled as the reader will (``ValueError`` if it cannot)."""
+    from ..formats.edi import compile_path
+
+    compile_path(path)
 
 
 def _edi_group_path(table: dict[str, Any], gname: str, file: str) -> str:
@@ -879,7 +887,7 @@ def _edi_group_path(table: dict[str, Any], gname: str, file: str) -> str:
         raise ConfigError('missing required key: the segment that starts each item\'s '
                           'group (path = "LIN")', key=f"{gname}.path", file=file)
     try:
-        xml_format.check_path(path)
+        _check_edi_path(path)
     except ValueError as exc:
         raise ConfigError(str(exc), key=f"{gname}.path", file=file) from None
     if xml_format.is_attribute(path):

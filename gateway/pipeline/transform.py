@@ -22,6 +22,7 @@ from ..documents import document
 from ..errors import DataError, Problem, TransientError
 from ..flows import FlowRun, flow_for
 from ..formats.csv import LINE_LIMIT
+from ..formats.edi import TOLERANCE, Tolerance
 from ..mapping.loader import Mapping, load_mapping
 from ..mapping.reader import ProblemSink, Record, read_records
 from ..mapping.ediwriter import Envelope
@@ -32,6 +33,7 @@ from ..store.atomic import DurableBatch, crash_point
 from ..store.ledger import Exchange
 from ..transports.base import escape_controls
 from ..validate.xsd import CheckedChunk, ChunkValidator, validation_pool
+from . import edi_ack
 from .acknowledge import build_ack
 from .context import Context
 from .publish import Publisher
@@ -62,6 +64,7 @@ class Outcome:
     publishers: dict[str, Publisher] = field(default_factory=dict)
     written: dict[str, int] = field(default_factory=dict)  # records per output channel
     items: list[tuple[str, str, str | None]] = field(default_factory=list)  # per order
+    edi: edi_ack.Received | None = None  # an EDI input: its interchanges, for CONTRL/997
 
 
 class _Rejected(Exception):
@@ -136,14 +139,20 @@ def process(ctx: Context, x: Exchange, batch: DurableBatch, *,
     cfg = ctx.config
     channel = cfg.channel(x.channel)
     outcome = Outcome(x.id, AckResult.ACCEPTED)
+    outcome.edi = _edi_received(ctx, x, channel)
     if x.parent_id is None:
         first = ctx.ledger.find_same_content(channel.name, x.sha256) if x.sha256 else None
         if first is not None and first.id != x.id:
             outcome.result = AckResult.DUPLICATE
             outcome.duplicate_of = first.id
             outcome.note = f"same content as exchange {first.id} ({first.file_name})"
+            if outcome.edi is not None:
+                edi_ack.mark_all(outcome.edi.interchanges, first.id)
             _finish(ctx, x, channel, outcome, batch)
             return outcome
+    if outcome.edi is not None and _edi_duplicates(ctx, x, outcome):
+        _finish(ctx, x, channel, outcome, batch)
+        return outcome
     if not x.sha256:  # refused unread at intake: for its name (the reason is its note)…
         outcome.problems.append(Problem(
             x.note or f"file is {x.size} bytes, over this channel's limit of "  # …or size
@@ -163,6 +172,42 @@ def process(ctx: Context, x: Exchange, batch: DurableBatch, *,
             outcome.outputs.clear()
     _finish(ctx, x, channel, outcome, batch)
     return outcome
+
+
+def _edi_received(ctx: Context, x: Exchange, channel: Channel) -> edi_ack.Received | None:
+    """An EDI input file's interchanges, read by the syntax reader before the mapping
+    does: to know a duplicate interchange before applying it, and to acknowledge each."""
+    if not x.sha256 or x.size == 0:
+        return None
+    inbound = edi_ack.Inbound.of(ctx.config, channel)
+    if inbound is None:
+        return None
+    try:
+        with ctx.archive.open(x.sha256) as src:
+            return edi_ack.received(src, x.file_name, inbound)
+    except FileNotFoundError as exc:
+        raise TransientError(f"archived bytes of exchange {x.id} are missing: {exc}") from exc
+
+
+def _edi_duplicates(ctx: Context, x: Exchange, outcome: Outcome) -> bool:
+    """Interchanges received before are reported, located on their header; True when
+    the file holds nothing else, so that it is not mapped at all. In a file that mixes
+    them with new ones, the new ones are applied and the repeated ones' orders meet the
+    order registry, which forwards none twice."""
+    edi = outcome.edi
+    assert edi is not None
+    edi_ack.mark_duplicates(edi.interchanges, ctx.ledger.interchange_seen,
+                            edi.inbound.standard, x.id)
+    repeated = edi.duplicates
+    for p in edi_ack.duplicate_problems(repeated, x.file_name, edi.inbound.standard):
+        outcome.problems.add_file_problem(p)
+    if not repeated or len(repeated) < len(edi.interchanges):
+        return False
+    outcome.result = AckResult.DUPLICATE
+    outcome.duplicate_of = repeated[0].duplicate_of
+    outcome.note = ("every interchange of the file was received before: not applied "
+                    "again")
+    return True
 
 
 def _map_and_apply(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
@@ -215,6 +260,8 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                                                    envelope=_envelope(ctx, x, out,
                                                                       provenance))))
     line_limit = LINE_LIMIT.set(channel.max_line)  # the line readers' limit, this file
+    tolerance = TOLERANCE.set(Tolerance(**dict(channel.edi.tolerance)) if channel.edi
+                              else Tolerance())
     try:
         with (nullcontext(source) if source is not None
               else ctx.archive.open(x.sha256)) as raw:
@@ -256,6 +303,7 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
         raise TransientError(f"archived bytes of exchange {x.id} are missing: {exc}") from exc
     finally:
         LINE_LIMIT.reset(line_limit)
+        TOLERANCE.reset(tolerance)
     outcome.rejected = problems.rows_rejected
     outcome.total = outcome.accepted + outcome.rejected
     outcome.ignored = flow.ignored
@@ -342,6 +390,8 @@ def _finish(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                             sha256=blob.sha256, state=ExchangeState.PENDING,
                             kind=str(OutputKind.ACK), document="ack", source_id=x.id,
                             reason=f"{outcome.result} acknowledgement of exchange {x.id}")
+    if outcome.edi is not None:
+        _finish_edi(ctx, x, channel, outcome, batch)
     # kept for the CLI: what a file quoted (junk in a header, a value) must not drive the
     # operator's terminal
     ledger.add_problems(x.id, (Problem(escape_controls(p.message), p.line, p.field,
@@ -362,6 +412,38 @@ def _finish(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     if x.parent_id is not None:
         ledger.set_state(x.parent_id, ExchangeState.REPROCESSED,
                          f"replaced by attempt {x.id} ({outcome.result})")
+
+
+def _finish_edi(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
+                batch: DurableBatch) -> None:
+    """An EDI input's interchanges remembered (when applied) and its CONTRL or 997 and
+    APERAK recorded beside the XML acknowledgement, in the exchange's transaction: their
+    control numbers commit with them, and a crash before the commit gives the same files."""
+    edi = outcome.edi
+    assert edi is not None
+    ledger = ctx.ledger
+    applied = outcome.result in (AckResult.ACCEPTED, AckResult.PARTIAL)
+    standard = edi.inbound.standard
+    if applied:
+        edi_ack.record(edi.interchanges, ledger.record_interchange, standard, x.id)
+    if not channel.ack_endpoint:
+        return
+    refused = {} if outcome.result is AckResult.DUPLICATE else edi_ack.refusals(
+        edi.interchanges, applied=applied, items=outcome.items,
+        problems=outcome.problems.items, partial=channel.accept_partial)
+    for ack in edi_ack.acknowledgements(edi.interchanges, edi.inbound, applied=applied,
+                                        refused=refused, allocate=ledger.next_control_number,
+                                        at=datetime.fromisoformat(x.created_at)):
+        w = ctx.archive.writer(batch)
+        w.write(ack.data)
+        blob = w.finish()
+        name = output_name(f"{ack.kind}_{{stem}}_{{exchange}}.{{ext}}", x=x,
+                           channel=channel.name, ext=ack.extension)
+        ledger.add_exchange(direction=Direction.OUT, channel=channel.name,
+                            endpoint=channel.ack_endpoint, file_name=name, size=blob.size,
+                            sha256=blob.sha256, state=ExchangeState.PENDING,
+                            kind=str(OutputKind.ACK), document=ack.kind.lower(),
+                            source_id=x.id, reason=f"{ack.kind} of exchange {x.id}")
 
 
 def _note(outcome: Outcome, problems: ProblemSink) -> str | None:

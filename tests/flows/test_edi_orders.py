@@ -326,3 +326,26 @@ def test_the_money_check_holds_edi_orders_to_the_cent(tmp_path: Path) -> None:
         line_of(interchange, b"UNH+2+"), "total", "324.91")
     [erp] = ws.erp_orders()
     assert [r[2] for r in erp if r[0] == "E"] == ["PO-2026-0001", "PO-2026-0005"]
+
+
+def test_a_channel_tolerating_counts_takes_a_message_its_translator_miscounted(
+        tmp_path: Path) -> None:
+    data = sample("edifact/orders_d96a.edi")
+    count = int(re.search(rb"UNT\+(\d+)\+2'", data).group(1))  # type: ignore[union-attr]
+    miscounted = data.replace(b"UNT+%d+2'" % count, b"UNT+%d+2'" % (count + 3))
+    strict = EdiWorkspace(tmp_path / "strict")
+    [outcome] = strict.receive("orders.edi", miscounted).outcomes
+    assert (str(outcome.result), outcome.accepted, outcome.rejected) == ("partial", 2, 1)
+    [problem] = outcome.problems.items
+    assert (problem.line, problem.field, problem.value) == (
+        line_of(data, b"UNT+%d+2'" % count), "UNT01", str(count + 3))
+    tolerant = EdiWorkspace(tmp_path / "tolerant")
+    (tolerant.root / "gateway.toml").write_text(
+        CONFIG + '\n[channels.edi_orders_in.edi]\ntolerance = { counts = false }\n',
+        encoding="utf-8")
+    [outcome] = tolerant.receive("orders.edi", miscounted).outcomes
+    assert (str(outcome.result), outcome.accepted, outcome.rejected) == ("accepted", 3, 0)
+    # references are still checked
+    [outcome] = tolerant.receive("orders2.edi", resent(miscounted, b"CI000452").replace(
+        b"UNT+%d+2'" % (count + 3), b"UNT+%d+9'" % count)).outcomes
+    assert outcome.rejected == 1
