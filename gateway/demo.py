@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, load
+from .config import Config, load, resource_dir
 from .errors import UsageError
 from .pipeline.runner import CycleSummary, Gateway
 
@@ -190,23 +190,79 @@ mapping = "backorders_csv"
 filename = "backorders_{{exchange}}.csv"
 """
 
+# A B2B buyer that orders by EANCOM: its orders go through the same rules as the shop's,
+# it gets an order response (ORDRSP) for them and a report of the stock it may order
+# (INVRPT). Its responses are the statuses of its own orders only: the mapping is the
+# shipped one with a where on the buyer, kept in the workspace's mappings/.
+BUYER = "3012345000017"
+US = "3098765000004"
+EDI_CHANNELS = f"""
+[endpoints.buyer_in]
+path = "inbox/buyer"
+
+[endpoints.buyer_out]
+path = "outbox/buyer"
+
+# EANCOM ORDERS of a B2B buyer: on account, net prices
+[channels.buyer_orders_in]
+direction = "in"
+endpoint = "buyer_in"
+pattern = "*.edi"
+document = "orders"
+mapping = "edifact_orders_d96a"
+ack_endpoint = "buyer_out"
+settle = "move"
+payment = "any"
+prices_include_tax = false
+
+[channels.buyer_ordrsp]
+direction = "out"
+endpoint = "buyer_out"
+document = "order_status"
+mapping = "buyer_ordrsp"
+filename = "ORDRSP_{{{{exchange}}}}.edi"
+
+[channels.buyer_ordrsp.edi]
+sender = "{US}"
+recipient = "{BUYER}"
+
+[channels.buyer_invrpt]
+direction = "out"
+endpoint = "buyer_out"
+document = "stock"
+mapping = "edifact_invrpt_d96a"
+filename = "INVRPT_{{{{exchange}}}}.edi"
+
+[channels.buyer_invrpt.edi]
+sender = "{US}"
+recipient = "{BUYER}"
+"""
+
 FOLDERS = ("inbox/erp", "inbox/shop", "outbox/erp", "outbox/shop")
+EDI_FOLDERS = ("inbox/buyer", "outbox/buyer")
 
 
 def local_workspace(root: Path, *, poll_interval: str = "200ms", min_age: str = "0s",
                     batch_size: int = 200, pattern: str = "stock_*.csv", settle: str = "move",
-                    extra_in: str = "", catalogue: bool = False) -> Path:
+                    extra_in: str = "", catalogue: bool = False, edi: bool = False) -> Path:
     """Write a stock workspace (folders and ``gateway.toml``); the demo, the tests and the
     benchmarks all start from it. ``extra_in`` adds keys to the stock input channel;
-    ``catalogue`` adds the categories, catalogue and prices channels."""
-    for sub in FOLDERS:
+    ``catalogue`` adds the categories, catalogue, prices and orders channels, ``edi`` the
+    B2B buyer's EANCOM channels (and their mapping)."""
+    for sub in FOLDERS + (EDI_FOLDERS if edi else ()):
         (root / sub).mkdir(parents=True, exist_ok=True)
+    more = (CATALOGUE_CHANNELS + ORDERS_CHANNELS).format() if catalogue else ""
+    if edi:
+        more += EDI_CHANNELS.format()
+        (root / "mappings").mkdir(exist_ok=True)
+        shipped = (resource_dir("mappings") / "edifact_ordrsp_d96a.toml").read_text("utf-8")
+        (root / "mappings" / "buyer_ordrsp.toml").write_text(shipped.replace(
+            "[mapping]\n", f'[mapping]\nwhere = {{ shop = "{BUYER}" }}   # this buyer only\n',
+            1), encoding="utf-8")
     config = root / "gateway.toml"
     config.write_text(CONFIG_TEMPLATE.format(
         poll_interval=poll_interval, min_age=min_age, batch_size=batch_size, pattern=pattern,
-        settle=settle, extra_in=extra_in,
-        catalogue=(CATALOGUE_CHANNELS + ORDERS_CHANNELS).format() if catalogue else ""),
-        encoding="utf-8")
+        settle=settle, extra_in=extra_in, catalogue=more), encoding="utf-8")
     return config
 
 
@@ -324,9 +380,39 @@ ORDERS_1015 = _shopify(
             "9 rue Neuve", "21000", "Dijon"),
      [("1", "Chaise d'été", "89.90", "CHAISE-ÉTÉ-01", "0.00")]),
 )
+# The buyer's EANCOM order: two chairs and a lamp, at net prices.
+BUYER_ORDERS = (
+    "UNA:+.? '\r\n"
+    f"UNB+UNOC:3+{BUYER}:14+{US}:14+261128:1020+BUY000117'\r\n"
+    "UNH+1+ORDERS:D:96A:UN:EAN008'\r\n"
+    "BGM+220+PO-2026-0117+9'\r\n"
+    "DTM+137:20261128:102'\r\n"
+    f"NAD+BY+{BUYER}::9++Hôtel L?'Escale+2 place du Port+Marseille++13002+FR'\r\n"
+    "RFF+VA:FR55123456789'\r\n"
+    "CTA+OC+:Léa Garnier'\r\n"
+    "COM+achats@hotel-escale.example:EM'\r\n"
+    f"NAD+SU+{US}::9'\r\n"
+    "CUX+2:EUR:9'\r\n"
+    "LIN+1++3760123450010:EN'\r\n"
+    "PIA+5+CHAISE-ÉTÉ-01:SA'\r\n"
+    "QTY+21:2'\r\n"
+    "PRI+AAA:74.92'\r\n"
+    "LIN+2++036000291452:EN'\r\n"
+    "PIA+5+LAMPE-LAITON:SA'\r\n"
+    "QTY+21:1'\r\n"
+    "PRI+AAA:104.08'\r\n"
+    "UNS+S'\r\n"
+    "MOA+79:253.92'\r\n"
+    "MOA+86:253.92'\r\n"
+    "CNT+2:2'\r\n"
+    "UNT+22+1'\r\n"
+    "UNZ+1+BUY000117'\r\n"
+)
 STATUS = (
     "BOUTIQUE;COMMANDE;LIGNE;ARTICLE;STATUT;QTE_CONFIRMEE;QTE_RELIQUAT;DATE_PREVUE;"
     "CODE_MOTIF;MOTIF;DATE_MAJ\r\n"
+    f"{BUYER};PO-2026-0117;1;CHAISE-ÉTÉ-01;ACCEPTEE;2;0;;;;28/11/2026 10:30\r\n"
+    f"{BUYER};PO-2026-0117;2;LAMPE-LAITON;ACCEPTEE;1;0;;;;28/11/2026 10:30\r\n"
     "shopify;#1001;1;CHAISE-ÉTÉ-01;ACCEPTEE;2;0;;;;28/11/2026 10:30\r\n"
     "shopify;#1001;2;LAMPE-LAITON;ACCEPTEE;1;0;;;;28/11/2026 10:30\r\n"
     "shopify;#1002;1;TABLE-CHÊNE-180;BLOQUEE;0;1;12/12/2026;STOCK;Stock insuffisant;"
@@ -352,7 +438,8 @@ def create_workspace(target: Path) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True, exist_ok=True)
     (target / MARKER).write_text("created by 'gateway demo'; safe to delete\n")
-    local_workspace(target, catalogue=True)
+    local_workspace(target, catalogue=True, edi=True)
+    (target / "inbox/buyer" / "orders_20261128.edi").write_bytes(BUYER_ORDERS.encode("latin-1"))
     shop = target / "inbox/shop"
     (shop / "orders_20261128_1000.csv").write_text(ORDERS_1000, encoding="utf-8")
     (shop / "orders_20261128_1015.csv").write_text(ORDERS_1015, encoding="utf-8")

@@ -626,8 +626,8 @@ def test_demo_creates_a_workspace_and_summarises(tmp_path: Path) -> None:
     r = runner.invoke(app, ["demo", str(target)])
     assert r.exit_code == 0, r.output
     out = lines(r.stdout)
-    summary = ("received 11, produced 11, rejected 1, duplicates 1, acknowledged 11, "
-               "delivered 22")
+    summary = ("received 12, produced 15, rejected 1, duplicates 1, acknowledged 12, "
+               "delivered 27")
     assert out[-2:] == [summary,
                         f"next: cd {target} && gateway rejected list && gateway status"]
     header, rows = table(r.stdout)
@@ -640,7 +640,8 @@ def test_demo_creates_a_workspace_and_summarises(tmp_path: Path) -> None:
         ["customers_20261128.csv", "accepted", "1", "0"],
         ["orders_20261128_1000.csv", "accepted", "2", "0"],
         ["orders_20261128_1015.csv", "accepted", "2", "0"],
-        ["status_20261128.csv", "accepted", "3", "0"],
+        ["orders_20261128.edi", "accepted", "1", "0"],
+        ["status_20261128.csv", "accepted", "5", "0"],
         ["stock_20261128_0900.csv", "accepted", "5", "0"],
         ["stock_20261128_0900_resent.csv", "duplicate", "0", "0"],
         ["stock_20261128_0915.csv", "partial", "2", "3"],
@@ -667,7 +668,7 @@ def test_demo_creates_a_workspace_and_summarises(tmp_path: Path) -> None:
                                          "TABLE-CHÊNE-180;749.17;899.00"]
     # orders: each new one forwarded once, the returning customer's new address sent as an
     # update, the unpaid one waiting; the blocked table comes back as a back-order
-    erp_orders = read(erp, "orders_", "cp1252")
+    erp_orders = read(erp, "orders_000005", "cp1252")
     assert [r.split(";")[:3] for r in erp_orders if r.startswith("E;")] == [
         ["E", "shopify", "#1001"], ["E", "shopify", "#1002"]]
     assert [r.split(";")[1:3] for r in erp_orders if r.startswith("C;")] == [
@@ -682,8 +683,17 @@ def test_demo_creates_a_workspace_and_summarises(tmp_path: Path) -> None:
         "#1002,1,TABLE-CHÊNE-180,blocked,1,0,1,2026-12-12,STOCK,Stock insuffisant"]
     # the ERP's 09:00 stock predates the orders: the shop is shown what is left after them
     # (42 chairs − 2, 1,250.5 lamps − 1 rounded down; the blocked table does not count)
-    assert sorted(read(shop, "stock_000019.csv")[1:]) == [
-        "CHAISE-ÉTÉ-01;40", "LAMPE-LAITON;1249", "TABLE-CHÊNE-180;2"]
+    assert sorted(read(shop, "stock_000022.csv")[1:]) == [
+        "CHAISE-ÉTÉ-01;38", "LAMPE-LAITON;1248", "TABLE-CHÊNE-180;2"]
+    # the B2B buyer's EANCOM order went through the same rules to the ERP; the buyer got
+    # an order response for it alone and the stock it may order, by EDI
+    buyer = target / "outbox/buyer"
+    assert [r.split(";")[:3] for r in read(erp, "orders_000007", "cp1252")
+            if r.startswith("E;")] == [["E", "3012345000017", "PO-2026-0117"]]
+    ordrsp = read(buyer, "ORDRSP_", "latin-1")
+    assert "BGM+231+PO-2026-0117+29'" in ordrsp and "PIA+5+CHAISE-ÉTÉ-01:SA'" in ordrsp
+    assert not any("#100" in seg for seg in ordrsp)  # the shop's orders are not the buyer's
+    assert "QTY+145:38'" in read(buyer, "INVRPT_000022", "latin-1")
     assert read(erp, "replenishment_", "cp1252") == [
         "TABLE-CHÊNE-180;4,000;2,000;3,000;6,000;projected stock 2 fell below the reorder "
         "point 3"]
