@@ -507,6 +507,21 @@ def test_x12_a_duplicate_interchange_gets_a_ta1_and_no_997(tmp_path: Path) -> No
     assert segments[2] == "IEA*0*000000002"
 
 
+def test_x12_an_envelope_error_let_through_is_noted_on_a_ta1(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    [outcome] = ws.receive("po.x12", X850.replace(b"IEA*1*000000451", b"IEA*2*000000451")
+                           ).outcomes
+    assert (str(outcome.result), outcome.accepted) == ("partial", 2)
+    data = ws.out("997_po_000001.x12").decode("ascii")
+    segments = [s.strip() for s in data.split("~") if s.strip()]
+    assert [s.split("*")[0] for s in segments] == [
+        "ISA", "TA1", "GS", "ST", "AK1", "AK2", "AK5", "AK2", "AK5", "AK9", "SE", "GE", "IEA"]
+    # taken with errors noted; 021: the IEA's count of groups does not match
+    assert segments[1] == "TA1*000000451*261128*0915*E*021"
+    assert segments[4:10] == ["AK1*PO*451", "AK2*850*0001", "AK5*A", "AK2*850*0002",
+                              "AK5*A", "AK9*A*2*2*2"]
+
+
 # ---- control numbers ----------------------------------------------------------------------
 
 def run_gateway(ws: Workspace, crash_at: str | None = None
