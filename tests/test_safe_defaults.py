@@ -16,13 +16,14 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import app
-from gateway.config import load
+from gateway.config import load, resource_dir
 from gateway.errors import ConfigError, DataError
 from gateway.formats.csv import (LINE_LIMIT, CsvOptions, CsvRowReader, CsvRowWriter,
                                  neutralise)
 from gateway.formats.fixed_width import FixedLineReader, FixedOptions
 from gateway.formats.xml import records as xml_records
 from gateway.mapping.loader import load_mapping_file
+from gateway.mapping.reader import ProblemSink, read_records
 from gateway.model import ExchangeState
 from gateway.pipeline.context import ledger_path
 from gateway.store.archive import Archive
@@ -241,6 +242,18 @@ def test_neutralise_formulas_is_checked_when_the_mapping_loads(tmp_path: Path, h
     assert message in str(err.value)
 
 
+def test_a_header_of_ten_thousand_columns_is_named_in_a_short_message() -> None:
+    mapping = load_mapping_file(resource_dir("mappings") / "erp_stock_csv.toml")
+    header = ";".join(f"C{i}" for i in range(10_000))
+    with pytest.raises(DataError) as err:
+        list(read_records(mapping, io.BytesIO(f"{header}\r\n".encode()), "s.csv",
+                          ProblemSink()))
+    message = err.value.problem.message
+    assert message.startswith("column 'ARTICLE' is missing from the header (found: C0, C1,")
+    assert "C49 … and 9,950 more; mapping erp_stock_csv.toml" in message
+    assert len(message) < 500
+
+
 # -- mixed encodings ---------------------------------------------------------------------------
 def test_a_utf8_line_in_a_cp1252_file_is_located_and_left_out() -> None:
     data = ("h\r\nÉTÉ «ÉTÉ» 100 °C\r\n".encode("cp1252") + "ÉTÉ\r\n".encode("utf-8")
@@ -288,6 +301,17 @@ def test_files_the_gateway_writes_are_private_and_the_archive_read_only(
     assert {_mode(p) for p in blobs} == {0o440}
     write_atomic(ws.root / "state" / "health.json", b"{}")
     assert _mode(ws.root / "state" / "health.json") == 0o640
+    # the ledger too, and the write-ahead files SQLite makes beside it while it is open
+    assert _mode(ws.root / "state" / "ledger.sqlite3") == 0o640
+    fresh = Ledger(ws.root / "state" / "other.sqlite3")
+    try:
+        with fresh.transaction():
+            fresh.next_control_number("edifact:X", "interchange")
+        files = sorted((ws.root / "state").glob("other.sqlite3*"))
+        assert {p.name: _mode(p) for p in files} == {
+            n: 0o640 for n in ("other.sqlite3", "other.sqlite3-shm", "other.sqlite3-wal")}
+    finally:
+        fresh.close()
 
 
 def test_a_stricter_umask_makes_them_stricter_still(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ append-only (enforced by triggers): it is the audit trail of every state change.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import Any
 
 from ..errors import Problem, TransientError
 from ..model import Direction, ExchangeState
+from .atomic import FILE_MODE
 
 MIGRATIONS: list[str] = [
     # 1: exchanges, transitions, problems
@@ -273,6 +275,9 @@ class Ledger:
     def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:" and not path.exists():
+            # created private: SQLite gives its -wal and -shm files the same mode
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE))
         try:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=5.0,
                                       check_same_thread=False)
