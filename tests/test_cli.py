@@ -174,6 +174,27 @@ def test_validate_good_file_exits_0(ws: Workspace, tmp_path: Path) -> None:
     assert not (ws.root / "archive").exists()
 
 
+def test_validate_applies_the_channels_limits_as_the_gateway_would(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", extra_in='max_records = 2\nmax_line = "60B"')
+    path = tmp_path / "good.csv"
+    path.write_bytes(GOOD)  # three records: one over the limit
+    r = gw(ws, "validate", str(path), "--channel", "erp_stock_in")
+    assert r.exit_code == 1
+    assert lines(r.stdout)[0] == (f"{path}:4: file has more than 2 records, this channel's "
+                                  "max_records; the file is refused")
+    long = tmp_path / "long.csv"
+    long.write_bytes(GOOD.splitlines(keepends=True)[0] + b"X" * 100 + b";MAIN;1,000;"
+                     b"28/11/2026 09:00\r\n")
+    r = gw(ws, "validate", str(long), "--channel", "erp_stock_in")
+    assert r.exit_code == 1
+    assert lines(r.stdout)[0].startswith(f"{long}:2: line is longer than 60 characters, "
+                                         "this channel's max_line; the file is refused")
+    big = make_workspace(tmp_path / "big", extra_in='max_size = "10B"')
+    r = gw(big, "validate", str(path), "--channel", "erp_stock_in")
+    assert r.exit_code == 1
+    assert f"file is {len(GOOD)} bytes, over this channel's limit of 10 bytes" in r.stdout
+
+
 def test_validate_with_an_output_channel_is_a_usage_error(ws: Workspace, tmp_path: Path
                                                           ) -> None:
     path = tmp_path / "good.csv"

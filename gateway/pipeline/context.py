@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Config, Endpoint
+from ..config import Channel, Config, Endpoint
+from ..formats.csv import LINE_LIMIT
+from ..formats.edi import TOLERANCE, Tolerance
 from ..model import LEDGER_FILE
 from ..store.archive import Archive
 from ..store.ledger import Ledger
@@ -52,3 +56,17 @@ def open_transport(endpoint: Endpoint) -> Transport:
 
         return SftpTransport(endpoint.name, endpoint.sftp)
     return LocalTransport(endpoint.name, Path(endpoint.path))
+
+
+@contextmanager
+def reading_limits(channel: Channel) -> Iterator[None]:
+    """While a file of ``channel`` is read: its line-length limit and EDI tolerance, which
+    the format readers take from context rather than from every call between."""
+    line_limit = LINE_LIMIT.set(channel.max_line)
+    tolerance = TOLERANCE.set(Tolerance(**dict(channel.edi.tolerance)) if channel.edi
+                              else Tolerance())
+    try:
+        yield
+    finally:
+        LINE_LIMIT.reset(line_limit)
+        TOLERANCE.reset(tolerance)

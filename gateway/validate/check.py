@@ -27,6 +27,7 @@ class CheckReport:
 
 
 def check_file(cfg: Config, channel_name: str, path: Path) -> CheckReport:
+    from ..pipeline.context import reading_limits
     from ..pipeline.transform import valid_chunks
 
     channel = cfg.channel(channel_name)
@@ -40,12 +41,18 @@ def check_file(cfg: Config, channel_name: str, path: Path) -> CheckReport:
     problems = ProblemSink(keep=100_000)
     accepted = 0
     name = str(path)
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         problems.append(Problem("file is empty (0 bytes)", line=1, file=name))
         return CheckReport(path, 0, problems)
+    if size > channel.max_size:  # as the gateway would: refused before reading
+        problems.append(Problem(f"file is {size} bytes, over this channel's limit of "
+                                f"{channel.max_size} bytes; it would not be read", file=name))
+        return CheckReport(path, 0, problems)
     try:
-        with open(path, "rb") as fh:
-            for checked in valid_chunks(mapping, validator, fh, name, problems):
+        with open(path, "rb") as fh, reading_limits(channel):
+            for checked in valid_chunks(mapping, validator, fh, name, problems,
+                                        max_records=channel.max_records):
                 accepted += len(checked.valid)
     except DataError as exc:
         problems.add_file_problem(exc.problem)
