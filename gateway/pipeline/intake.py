@@ -66,6 +66,11 @@ def intake(ctx: Context, channel: Channel, readiness: Readiness) -> list[int]:
             name = safe_name(entry.name)
             if blob is None:
                 refusal = name_refusal(entry.name)
+                existing = ctx.ledger.find_identity(channel.name, name, entry.size, "")
+                if existing is not None and existing.settled_at is None:
+                    # refused before a crash; its name may be one recovery cannot open
+                    ids.append((entry, existing.id, True))
+                    continue
                 xid = ctx.ledger.add_exchange(
                     direction=Direction.IN, channel=channel.name, endpoint=channel.endpoint,
                     file_name=name, size=entry.size, sha256="", document=channel.document,
@@ -125,8 +130,12 @@ def recover(ctx: Context) -> int:
         transport = ctx.transport(x.endpoint)
         try:
             current = transport.stat(x.file_name)
-            if current is not None and not x.sha256:
-                transport.quarantine(x.file_name, tag=str(x.id))
+            if not x.sha256:  # refused unread: its ledger name may be the escaped one
+                real = x.file_name if current is not None else next(
+                    (e.name for e in transport.list() if safe_name(e.name) == x.file_name),
+                    None)
+                if real is not None:
+                    transport.quarantine(real, tag=str(x.id))
             elif current is not None and current.size == x.size:
                 with transport.open(x.file_name) as fh:
                     same = ctx.archive.hash_stream(fh) == x.sha256

@@ -132,3 +132,26 @@ def test_a_second_run_after_a_clean_run_changes_nothing(tmp_path: Path) -> None:
     before = (visible(ws.shop_out), visible(ws.erp_out))
     assert run_gateway(ws).returncode == 0
     assert (visible(ws.shop_out), visible(ws.erp_out)) == before
+
+
+def test_a_file_refused_for_its_name_is_recorded_and_acknowledged_once_across_a_crash(
+        tmp_path: Path) -> None:
+    """Its ledger name is escaped (``s6\\x0aforged.csv``), so recovery cannot find it by
+    that name: the next pick-up finds its exchange instead of making a second one."""
+    ws = make_workspace(tmp_path / "ws")
+    ws.drop("s6\nforged.csv", GOOD)
+    assert run_gateway(ws, "intake.committed").returncode == 137
+    assert run_gateway(ws).returncode == 1
+    ledger = ws.ledger()
+    try:
+        [x] = ledger.list_exchanges(direction=Direction.IN)
+        assert (x.file_name, x.state, x.sha256) == ("s6\\x0aforged.csv",
+                                                    ExchangeState.REJECTED, "")
+        assert x.settled_at is not None
+    finally:
+        ledger.close()
+    assert ws.files(ws.inbox) == []
+    [ack] = visible(ws.erp_out).values()
+    assert b"has control characters" in ack
+    assert run_gateway(ws).returncode == 0  # and nothing more on the next run
+    assert len(visible(ws.erp_out)) == 1
