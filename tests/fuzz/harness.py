@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import currently_in_test_context, event, settings
+from hypothesis import Phase, currently_in_test_context, event, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -37,9 +37,14 @@ OWN_MAPPINGS = Path(__file__).resolve().parent / "mappings"
 EXAMPLE_TIMEOUT = float(os.environ.get("GATEWAY_FUZZ_TIMEOUT", "10"))
 
 
-def budget(weight: float) -> settings:
-    """This test's share of the profile's examples: heavy tests run fewer."""
-    return settings(max_examples=max(5, int(settings.default.max_examples * weight)))
+def budget(weight: float, shrink: bool = True) -> settings:
+    """This test's share of the profile's examples: heavy tests run fewer. Without
+    ``shrink`` a failure is reported as found (a known failure, kept small elsewhere,
+    need not cost the time of its reduction on every run)."""
+    phases = settings.default.phases if shrink else tuple(
+        p for p in settings.default.phases if p is not Phase.shrink)
+    return settings(max_examples=max(5, int(settings.default.max_examples * weight)),
+                    phases=phases)
 
 
 # ---- the time guard ----------------------------------------------------------------------
