@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+from typing import Any
+from unittest import mock
 
 import pytest
 
 from gateway.errors import DataError, Problem
+from gateway.formats import edifact, edistream, x12
 from gateway.formats import xml as xml_format
+from gateway.formats.edi import Message
 from gateway.formats.csv import BLOCK_CHARS, LINE_LIMIT, CsvOptions, CsvRowReader
+
+from .harness import TESTS
 
 
 def crlf_across_a_block_end() -> str:
@@ -73,3 +79,88 @@ def test_an_xml_refusal_never_quotes_the_file_read_before() -> None:
     problem = xml_refusal(b"")
     assert "uantity" not in problem.message
     assert (problem.line, problem.column) == (1, None)
+
+
+# ---- EDI readers: open gateway bugs found by tests/fuzz/test_fuzz_edi.py ----------------
+# Each test below fails until the bug it names is fixed in gateway/formats/edistream.py.
+
+def _edi_events(module: Any, data: bytes) -> list[Any]:
+    return list(module.events(io.BytesIO(data), "in.edi"))
+
+
+def _interchange(*segments: str) -> bytes:
+    body = "\n".join(segments)
+    return (f"UNB+UNOC:3+S:14+R:14+261128:0915+77'\nUNH+1+ORDERS:D:96A:UN:EAN008'\n{body}\n"
+            f"UNT+{len(segments) + 2}+1'\nUNZ+1+77'\n").encode("latin-1")
+
+
+def _segment_lines(events: list[Any]) -> list[tuple[str, int]]:
+    return [(s.tag, s.line) for e in events if isinstance(e, Message) for s in e.segments]
+
+
+@pytest.mark.parametrize("standard", ["edifact", "x12"])
+def test_bug_a_newline_terminator_puts_every_segment_on_one_line(standard: str) -> None:
+    """Found by test_orders_read_the_same_whatever_the_separators: with a newline as the
+    segment terminator (ISA16 followed by LF; UNA ending in LF), the scanner never
+    counts the terminator itself as a line break, so every segment, record and problem
+    of the file is said to be on the line where the first segment after the header
+    began (X12: line 1, EDIFACT: line 3). The same file with '~' + LF (or "'" + LF) is
+    located right. Reproducer: b'ISA*00*...*U*00401*000000451*0*P*>\\nGS*...\\nST*850*0001
+    \\n...' (tests/data/x12/850.x12 with every '~\\n' replaced by '\\n')."""
+    module = edifact if standard == "edifact" else x12
+    sample = (TESTS / ("data/edifact/orders_d96a.edi" if standard == "edifact"
+                       else "data/x12/850.x12")).read_bytes()
+    if standard == "edifact":
+        newline = b"UNA:+.? \n" + sample[9:].replace(b"'\r\n", b"\n").lstrip(b"\r\n")
+        sample = b"UNA:+.? '" + sample[9:].lstrip(b"\r\n")
+    else:
+        newline = sample.replace(b"~\n", b"\n")
+    right = _segment_lines(_edi_events(module, sample))
+    lines = [line for _tag, line in right]
+    assert lines == sorted(set(lines)) and lines[0] > 1  # one segment a line, in order
+    assert _segment_lines(_edi_events(module, newline)) == right
+
+
+def test_bug_a_segment_over_max_segment_is_read_or_skipped_by_where_it_starts() -> None:
+    """Found by test_a_huge_segment_is_skipped_the_same_whatever_the_read_block: the
+    scanner skips a segment only once its unterminated bytes in the buffer exceed
+    MAX_SEGMENT, and the buffer then holds up to two read blocks. A 1.5 MB segment at
+    the start of a file (shipped BLOCK = MAX_SEGMENT = 1 MiB) is read whole; the same
+    segment after 600 kB of other segments is skipped ('segment longer than 1,048,576
+    bytes: skipped'). Which segments a file loses must not depend on where they start."""
+    huge = "FTX+AAI+++" + "X" * 1_500_000 + "'"
+    pad = ["FTX+AAI+++" + "P" * 2000 + "'"] * 300
+    [early, _end] = _edi_events(edifact, _interchange(huge))
+    [late, _end] = _edi_events(edifact, _interchange(*pad, huge))
+    late_codes = [p.code for p in late.problems]
+    assert "39" in late_codes                      # skipped when it starts late
+    assert [p.code for p in early.problems] == late_codes  # fails: read when it starts early
+
+
+def test_bug_a_skipped_segment_ending_in_a_released_release_swallows_the_next() -> None:
+    """Found while reducing the failures of the read-block property: skipping a segment
+    too long to hold (Scanner._skip_long) takes any terminator preceded by a release
+    character as escaped, even '??'' (a released '?', then the terminator), so the skip
+    runs on and the next segment (here BGM, line 4) vanishes into it. Reproducer with
+    MAX_SEGMENT = 100 and BLOCK = 7: UNB…'\\nUNH+1+ORDERS:D:96A:UN:EAN008'\\nFTX+AAI+++X…X
+    (300 X) ??'\\nBGM+220+A+9'\\nUNT+4+1'\\nUNZ+1+77'."""
+    data = _interchange("FTX+AAI+++" + "X" * 300 + "??'", "BGM+220+A+9'")
+    with mock.patch.object(edistream, "MAX_SEGMENT", 100), \
+            mock.patch.object(edistream, "BLOCK", 7):
+        [msg, _end] = _edi_events(edifact, data)
+    assert ("BGM", 4) in [(s.tag, s.line) for s in msg.segments]
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 6, 7])
+def test_bug_a_released_terminator_ends_a_skipped_segment_at_a_block_end(block: int
+                                                                          ) -> None:
+    """Found the same way: when the skip of a too-long segment refills its buffer, it
+    forgets the buffer's last byte, so a released terminator ('?'') whose release ends a
+    block is taken as the segment's end; the rest of the segment is then read as a
+    segment of its own ("'more' is not a segment tag"). With blocks of 4 or 5 bytes the
+    same file is read right."""
+    data = _interchange("FTX+AAI+++" + "X" * 300 + "?'more'", "BGM+220+A+9'")
+    with mock.patch.object(edistream, "MAX_SEGMENT", 100), \
+            mock.patch.object(edistream, "BLOCK", block):
+        [msg, _end] = _edi_events(edifact, data)
+    assert [p.code for p in msg.problems] == ["39", "29"], msg.problems
