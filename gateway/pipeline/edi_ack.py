@@ -105,11 +105,18 @@ def number_finder(mapping: Mapping) -> Callable[[Message], str | None]:
     """A message's document number as the mapping's ``number`` field finds it (``BGM/e2``,
     ``BEG/e3``), before its transforms but stripped, as the order rules see it."""
     spec = next((f for f in mapping.fields if f.name == "number" and f.group is None), None)
-    finders = [compile_path(p) for p in ((spec.paths or (spec.path,)) if spec else ()) if p]
+    paths = [p for p in ((spec.paths or (spec.path,)) if spec else ()) if p]
+    finders = [compile_path(p) for p in paths]
+    # the tree of only the segments the paths start from (a message may be long)
+    firsts = {re.match(r"[A-Z][A-Z0-9]{1,2}(?=[/\[]|$)", p) for p in paths}
+    tags = None if None in firsts else frozenset(m.group() for m in firsts if m)
 
     def number(msg: Message) -> str | None:
         if not finders:
             return None
+        if tags is not None:
+            msg = replace(msg, segments=tuple(s for s in msg.segments if s.tag in tags),
+                          problems=[])
         tree = message_tree(msg)
         for find in finders:
             raw, _line = find(tree)
@@ -170,9 +177,9 @@ class InterchangeSeen:
     def has_errors(self) -> bool:
         """Any syntax error at any level, or a duplicate: what a technical
         acknowledgement rejects."""
-        return self.duplicate_of is not None or bool(self.problems) or any(g.end is not None and g.end.problems
-                                          for g in self.groups) \
-            or any(not m.readable for m in self.all_messages())
+        return (self.duplicate_of is not None or bool(self.problems)
+                or any(g.end is not None and g.end.problems for g in self.groups)
+                or any(not m.readable for m in self.all_messages()))
 
 
 def survey(src: BinaryIO, file_name: str, inbound: Inbound) -> list[InterchangeSeen]:
@@ -403,7 +410,8 @@ def refusals(seen: list[InterchangeSeen], *, applied: bool, items: Iterable[Item
         got = outcome.get(m.ordinal)
         reasons: list[Refusal] = []
         if got is None:
-            mine = [p for p in leftover if m.line <= p.line <= m.last_line]  # type: ignore[operator]
+            mine = [p for p in leftover
+                    if m.line <= p.line <= m.last_line]  # type: ignore[operator]
             reasons = [Refusal(ERC_INVALID, _said(p)) for p in mine]
             if not reasons and applied:
                 reasons = [Refusal(ERC_INVALID, "its content did not pass the gateway's "
@@ -702,7 +710,8 @@ def write_997(sink: BinaryIO, s: InterchangeSeen, settings: EdiSettings, *, reje
                   time=at.strftime("%H%M"), test=ic.test)
     envelope = next((p for p in s.problems if p.level == "interchange"), None)
     if s.duplicate_of is not None or envelope is not None:
-        code = X12_DUPLICATE if s.duplicate_of is not None else envelope.code  # type: ignore[union-attr]
+        code = X12_DUPLICATE if s.duplicate_of is not None or envelope is None \
+            else envelope.code
         result = X12_REJECTED if s.duplicate_of is not None or rejected else X12_ERRORS
         # TA1 stands between the ISA and the first GS: the writer has no public call for
         # a segment outside a group

@@ -10,15 +10,18 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from gateway.config import load
+from gateway.config import EdiSettings, load, resource_dir
 from gateway.formats import edifact, edistream, x12
-from gateway.formats.edi import Interchange, InterchangeEnd, Message, Segment
+from gateway.formats.edi import EdiProblem, Interchange, InterchangeEnd, Message, Segment
+from gateway.mapping.loader import load_mapping_file
 from gateway.model import Direction, ExchangeState
+from gateway.pipeline import edi_ack
 from gateway.pipeline.context import ledger_path
 from gateway.pipeline.runner import CycleSummary, Gateway
 from gateway.store.ledger import Ledger
@@ -405,7 +408,8 @@ def test_an_interchange_received_before_is_a_duplicate_and_not_applied(tmp_path:
         f"UCI+CI000451+{BUYER}:14+{US}:14+4+26+UNB+6"]
     ledger = ws.ledger()
     assert ledger.interchange_seen("edifact", BUYER, "CI000451") == 1
-    assert ledger.get(outcome.exchange_id).state is ExchangeState.DUPLICATE  # type: ignore[union-attr]
+    again = ledger.get(outcome.exchange_id)
+    assert again is not None and again.state is ExchangeState.DUPLICATE
     ledger.close()
 
 
@@ -558,3 +562,43 @@ def test_control_numbers_survive_a_crash_and_restarts_and_are_never_reused(
     assert sorted(o.file_name for o in outs) == sorted(numbers)  # each recorded once
     assert ledger.next_control_number(f"edifact:{BUYER}", "interchange") == 5
     ledger.close()
+
+
+# ---- the builders alone: an element in error --------------------------------------------
+
+def test_an_element_in_error_is_located_by_ucd_and_ak4() -> None:
+    """No reader check gives element errors yet; the builders say them as the standards
+    do: UCS + UCD (EDIFACT, the tag being position 1), AK3 + AK4 (X12, from 1)."""
+    numbers = iter(range(1, 100))
+
+    def allocate(_partner: str, _kind: str) -> int:
+        return next(numbers)
+
+    at = datetime(2026, 11, 28, 10, 30)
+    for fmt, name, data in (("edifact", "edifact_orders_d96a", ORDERS),
+                            ("x12", "x12_850", X850)):
+        m = load_mapping_file(resource_dir("mappings") / f"{name}.toml")
+        assert m.edi_read is not None
+        inbound = edi_ack.Inbound(fmt, EdiSettings(ack="contrl" if fmt == "edifact"
+                                                   else "997"), m.edi_read,
+                                  edi_ack.number_finder(m))
+        [seen] = edi_ack.survey(io.BytesIO(data), "in", inbound)
+        msg = next(seen.all_messages())
+        assert msg.number == ("PO-2026-0001" if fmt == "edifact" else "PO-US-1001")
+        msg.problems.append(EdiProblem("QTY too long", "element", "39" if fmt == "edifact"
+                                       else "5", segment="QTY", position=14, element=1,
+                                       component=2, value="1234567890123456789"))
+        sink = io.BytesIO()
+        if fmt == "edifact":
+            edi_ack.write_contrl(sink, seen, inbound.settings, rejected=False,
+                                 allocate=allocate, at=at)
+            [(_ic, [contrl_msg])] = read_edifact(sink.getvalue())
+            assert body(contrl_msg)[1:3] == [f"UCM+1+{S009}+4", "UCS+14"]
+            assert body(contrl_msg)[3] == "UCD+39+2:2"
+        else:
+            edi_ack.write_997(sink, seen, inbound.settings, rejected=False,
+                              allocate=allocate, at=at)
+            _ic, [ack] = read_997(sink.getvalue())
+            assert [x12_text(s) for s in ack.segments[2:6]] == [
+                "AK2*850*0001", "AK3*QTY*14**8", "AK4*1>2**5*1234567890123456789",
+                "AK5*R*5"]
