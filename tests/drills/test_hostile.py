@@ -15,6 +15,7 @@ import os
 import re
 import threading
 import tomllib
+import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,29 @@ mapping = "erp_orders_csv"
 filename = "orders_{exchange}.txt"
 """
 
+# EDI purchase orders from buyers (EANCOM, X12 850), dropped in the same inbox folder
+CONFIG += """
+[channels.edifact_orders_in]
+direction = "in"
+endpoint = "erp_in"
+pattern = "orders_*.edi"
+document = "orders"
+mapping = "edifact_orders_d96a"
+ack_endpoint = "erp_out"
+payment = "any"
+prices_include_tax = false
+
+[channels.x12_orders_in]
+direction = "in"
+endpoint = "erp_in"
+pattern = "orders_*.x12"
+document = "orders"
+mapping = "x12_850"
+ack_endpoint = "erp_out"
+payment = "any"
+prices_include_tax = false
+"""
+
 T = "28/11/2026 09:15"
 STOCK_HEADER = "ARTICLE;DEPOT;QTE_VIRTUELLE;DATE_MAJ\r\n"
 
@@ -229,6 +253,33 @@ def _named(raw_name: bytes, sku: str) -> Callable[[Path], Path]:
 GENERATED: dict[str, Callable[[Path], None]] = {
     "ten_thousand_columns": _ten_thousand_columns, "ten_mb_line": _ten_mb_line,
     "long_field": _long_field, "sparse_1gb": _sparse_1gb, "deep_nesting": _deep_nesting}
+EDI_SAMPLES = Path(__file__).resolve().parent.parent / "data"
+
+
+def edi_orders(sample: str, tag: str) -> bytes:
+    """An EDI order sample with order numbers and control references of its own."""
+    data = (EDI_SAMPLES / sample).read_bytes()
+    return (data.replace(b"PO-2026-000", f"PO-{tag}-".encode())
+            .replace(b"CI000451", f"CI{tag}".encode())
+            .replace(b"PO-US-100", f"PO-{tag}-".encode()))
+
+
+HUGE_SEGMENT = 5 * 1024 * 1024
+
+
+def _edi_huge_segment(path: Path) -> None:
+    """EANCOM orders whose second message has a 5 MB IMD (item description) segment."""
+    data = edi_orders("edifact/orders_d96a.edi", "H3")
+    imd = b"IMD+F++:::T-shirt"
+    at = data.index(imd)
+    path.write_bytes(data[:at] + b"IMD+F++:::" + b"A" * HUGE_SEGMENT
+                     + data[at + len(imd):])
+
+
+GENERATED["edi_huge_segment"] = _edi_huge_segment
+GOOD["orders_good.edi"] = ("erp", edi_orders("edifact/orders_d96a.edi", "G1"))
+GOOD["orders_good.x12"] = ("erp", edi_orders("x12/850.x12", "G2"))
+
 NAMED: dict[str, Callable[[Path], Path]] = {
     "newline_name": _named(b"stock_new\nline.csv", "N-1"),
     "escape_name": _named(b"stock_\x1b[2Jescape.csv", "N-2"),
@@ -583,3 +634,53 @@ def test_a_remote_listing_never_leads_outside_its_folder(
         f"endpoint erp_in: the server listed {shown}, which is not a file name of {inbox}; "
         "ignored" for shown in ("../outside.csv", str(outside), "in/../outside.csv",
                                 "stock_\\x00outside.csv", "..", ".")]
+
+
+# -- EDI ---------------------------------------------------------------------------------
+
+def _erp_order_numbers(run: Run, name: str) -> list[str]:
+    """The order numbers an EDI file sent on to the ERP."""
+    x = run.exchanges[name]
+    return [r[2] for r in _cells(run.output(x, "erp_orders_txt"), encoding="cp1252")
+            if r[0] == "E"]
+
+
+def test_edi_messages_beside_a_refused_one_reach_the_erp(run: Run) -> None:
+    assert _erp_order_numbers(run, "orders_good.edi") == ["PO-G1-1", "PO-G1-2", "PO-G1-3"]
+    assert _erp_order_numbers(run, "orders_good.x12") == ["PO-G2-1", "PO-G2-2"]
+    # the refused message (miscounted, huge segment, cut short) is left out, alone
+    assert _erp_order_numbers(run, "orders_wrong_unt_count.edi") == ["PO-H1-1", "PO-H1-3"]
+    assert _erp_order_numbers(run, "orders_wrong_se_count.x12") == ["PO-H2-1"]
+    assert _erp_order_numbers(run, "orders_huge_segment.edi") == ["PO-H3-1", "PO-H3-3"]
+    assert _erp_order_numbers(run, "orders_truncated.edi") == ["PO-H4-1"]
+    # both interchanges around the junk
+    assert _erp_order_numbers(run, "orders_junk_between_interchanges.edi") == [
+        "PO-H6-1", "PO-H6-3"]
+    x = run.exchanges["orders_binary_junk.edi"]
+    assert [o for o in run.ledger.outputs_of(x.id) if o.kind == "document"] == []
+
+
+def test_a_huge_edi_segment_is_never_held_whole(run: Run) -> None:
+    """The 5 MB segment is skipped as it streams past: reading the file takes no more
+    memory than reading one whose segment is four times longer (the scanner holds a few
+    read blocks, whatever the segment's length)."""
+    from gateway.formats import edifact, edistream
+
+    _path, data = run.dropped["orders_huge_segment.edi"]
+    assert data is not None and len(data) > HUGE_SEGMENT
+    longer = data.replace(b"A" * HUGE_SEGMENT, b"A" * (4 * HUGE_SEGMENT))
+
+    def peak(src: bytes) -> int:
+        stream = io.BytesIO(src)  # shares the bytes: not counted below
+        tracemalloc.start()
+        try:
+            events = list(edifact.events(stream, "orders_huge_segment.edi"))
+            used = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(events) == 4  # three messages and the interchange's end
+        return used
+
+    small, big = peak(data), peak(longer)
+    assert small < 6 * edistream.BLOCK and big < 6 * edistream.BLOCK, (small, big)
+    assert big < small + 512 * 1024, (small, big)
