@@ -573,6 +573,11 @@ def _check_edi(ch: Channel, fmt: str, file: str) -> None:
     if ch.edi.aperak and x12:
         raise ConfigError("APERAK is an EDIFACT message; X12 has no such acknowledgement",
                           key=f"{key}.aperak", file=file)
+    asked = "ack" if ch.edi.ack != "none" else "aperak" if ch.edi.aperak else None
+    if asked and not ch.ack_endpoint:
+        raise ConfigError(f"{asked} is sent to the channel's ack_endpoint, and it has none",
+                          key=f"{key}.{asked}", file=file,
+                          hint=f"add ack_endpoint = \"…\" to [channels.{ch.name}]")
 
 
 def _check_mappings(cfg: Config, file: str) -> None:

@@ -215,6 +215,10 @@ settle = "move"
 payment = "any"
 prices_include_tax = false
 
+[channels.buyer_orders_in.edi]
+ack = "contrl"     # a CONTRL for each interchange, beside the XML ack
+aperak = true      # an APERAK for an order refused for its content
+
 [channels.buyer_ordrsp]
 direction = "out"
 endpoint = "buyer_out"

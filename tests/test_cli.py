@@ -647,8 +647,8 @@ def test_demo_creates_a_workspace_and_summarises(tmp_path: Path) -> None:
     r = runner.invoke(app, ["demo", str(target)])
     assert r.exit_code == 0, r.output
     out = lines(r.stdout)
-    summary = ("received 12, produced 15, rejected 1, duplicates 1, acknowledged 12, "
-               "delivered 27")
+    summary = ("received 12, produced 15, rejected 1, duplicates 1, acknowledged 13, "
+               "delivered 28")
     assert out[-2:] == [summary,
                         f"next: cd {target} && gateway rejected list && gateway status"]
     header, rows = table(r.stdout)
@@ -704,7 +704,7 @@ def test_demo_creates_a_workspace_and_summarises(tmp_path: Path) -> None:
         "#1002,1,TABLE-CHÊNE-180,blocked,1,0,1,2026-12-12,STOCK,Stock insuffisant"]
     # the ERP's 09:00 stock predates the orders: the shop is shown what is left after them
     # (42 chairs − 2, 1,250.5 lamps − 1 rounded down; the blocked table does not count)
-    assert sorted(read(shop, "stock_000022.csv")[1:]) == [
+    assert sorted(read(shop, "stock_000023.csv")[1:]) == [
         "CHAISE-ÉTÉ-01;38", "LAMPE-LAITON;1248", "TABLE-CHÊNE-180;2"]
     # the B2B buyer's EANCOM order went through the same rules to the ERP; the buyer got
     # an order response for it alone and the stock it may order, by EDI
@@ -714,7 +714,11 @@ def test_demo_creates_a_workspace_and_summarises(tmp_path: Path) -> None:
     ordrsp = read(buyer, "ORDRSP_", "latin-1")
     assert "BGM+231+PO-2026-0117+29'" in ordrsp and "PIA+5+CHAISE-ÉTÉ-01:SA'" in ordrsp
     assert not any("#100" in seg for seg in ordrsp)  # the shop's orders are not the buyer's
-    assert "QTY+145:38'" in read(buyer, "INVRPT_000022", "latin-1")
+    assert "QTY+145:38'" in read(buyer, "INVRPT_000023", "latin-1")
+    # and a CONTRL: its interchange acknowledged (UCI 7), the message too (UCM 7)
+    contrl = read(buyer, "CONTRL_orders_20261128_", "latin-1")
+    assert "UCI+BUY000117+3012345000017:14+3098765000004:14+7'" in contrl
+    assert "UCM+1+ORDERS:D:96A:UN:EAN008+7'" in contrl
     assert read(erp, "replenishment_", "cp1252") == [
         "TABLE-CHÊNE-180;4,000;2,000;3,000;6,000;projected stock 2 fell below the reorder "
         "point 3"]

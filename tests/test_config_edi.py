@@ -42,6 +42,7 @@ direction = "in"
 endpoint = "erp_in"
 document = "orders"
 mapping = "edifact_orders_d96a"
+ack_endpoint = "edi_out"
 
 [channels.buyer_orders_in.edi]
 sender = "5412345000013"
@@ -113,6 +114,17 @@ def test_inbound_acknowledgement_options_are_checked(tmp_path: Path, extra: str,
     inbound = INBOUND.replace('ack = "contrl"\naperak = true\ntolerance = { counts = false }'
                               '\n', extra)
     assert want in str(error(tmp_path, BASE + EDI + inbound))
+
+
+@pytest.mark.parametrize("asked", ['ack = "contrl"', "aperak = true"])
+def test_an_edi_acknowledgement_needs_somewhere_to_go(tmp_path: Path, asked: str) -> None:
+    inbound = INBOUND.replace('ack_endpoint = "edi_out"\n', "").replace(
+        'ack = "contrl"\naperak = true\n', asked + "\n")
+    exc = error(tmp_path, BASE + EDI + inbound)
+    key = asked.split()[0]
+    assert (f"channels.buyer_orders_in.edi.{key}: {key} is sent to the channel's "
+            "ack_endpoint, and it has none") in str(exc)
+    assert exc.hint == 'add ack_endpoint = "…" to [channels.buyer_orders_in]'
 
 
 def test_x12_ids_are_checked_against_the_isa(tmp_path: Path) -> None:
