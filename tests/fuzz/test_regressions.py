@@ -164,3 +164,25 @@ def test_bug_a_released_terminator_ends_a_skipped_segment_at_a_block_end(block: 
             mock.patch.object(edistream, "BLOCK", block):
         [msg, _end] = _edi_events(edifact, data)
     assert [p.code for p in msg.problems] == ["39", "29"], msg.problems
+
+
+def test_bug_a_bom_hides_the_next_interchange_when_a_trailer_is_missing() -> None:
+    """Found reviewing the scanner against edi_mutated's joins (two interchanges joined
+    by a BOM, then a trailer dropped), confirmed by hand: an interchange header where a
+    trailer was due starts the next
+    interchange, unless a UTF-8 byte-order mark precedes it (two exported files joined,
+    the first cut before its IEA). The scanner strips whitespace at a segment's start but
+    not a BOM, so b'\\xef\\xbb\\xbfISA*…' is "'\\ufeffISA' is not a segment id" and the
+    second interchange's GS, ST… are read as the first's: its two purchase orders are
+    said to come from interchange 000000451 (its sender, its control number). Without the
+    BOM they are 000000452's. EDIFACT likewise loses the UNA (its separators) of the
+    second interchange."""
+    sample = (TESTS / "data/x12/850.x12").read_bytes()
+    cut = sample.replace(b"IEA*1*000000451~\n", b"")
+    second = sample.replace(b"000000451", b"000000452")
+
+    def controls(data: bytes) -> list[str]:
+        return [e.interchange.control for e in _edi_events(x12, data)
+                if isinstance(e, Message)]
+    assert controls(cut + second) == ["000000451"] * 2 + ["000000452"] * 2
+    assert controls(cut + b"\xef\xbb\xbf" + second) == controls(cut + second)
