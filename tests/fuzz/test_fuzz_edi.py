@@ -21,7 +21,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from gateway.formats.edi import Separators, Tolerance
+from gateway.formats.edi import Message, Separators, Tolerance
 
 from .edi_harness import (edi_mutated, edi_seeds, edifact_write, read_events, reseparated,
                           scanner_sizes, swapped, texts_read, x12_write)
@@ -150,6 +150,22 @@ def test_events_do_not_depend_on_the_read_block(standard: str, data: Any) -> Non
     with scanner_sizes(block=block):
         small = read_events(standard, file)
     assert small.key() == whole.key()
+
+
+@known_bug("test_bug_a_problem_of_a_message_header_is_put_on_another_message")
+@pytest.mark.parametrize("standard", STANDARDS)
+@budget(0.25, shrink=False)
+@given(data=st.data())
+@guarded
+def test_a_message_reads_the_same_whatever_follows_it(standard: str, data: Any) -> None:
+    """A file cut anywhere gives, for each message before the cut, the message the whole
+    file gives (its segments, lines, problems): nothing read later reaches back into a
+    message already handed over. The last message of the cut file may be the cut one."""
+    file = data.draw(edi_mutated(standard, samples_for(standard)), label="file")
+    cut = data.draw(st.integers(0, len(file)), label="cut at")
+    whole = [e for e in read_events(standard, file).events if isinstance(e, Message)]
+    head = [e for e in read_events(standard, file[:cut]).events if isinstance(e, Message)]
+    assert head[:-1] == whole[:max(len(head) - 1, 0)]
 
 
 @known_bug("test_bug_a_segment_over_max_segment_is_read_or_skipped_by_where_it_starts")

@@ -111,8 +111,8 @@ def test_bug_a_newline_terminator_puts_every_segment_on_one_line(standard: str) 
     sample = (TESTS / ("data/edifact/orders_d96a.edi" if standard == "edifact"
                        else "data/x12/850.x12")).read_bytes()
     if standard == "edifact":
+        # the UNA on its own line, its terminator the line's end
         newline = b"UNA:+.? \n" + sample[9:].replace(b"'\r\n", b"\n").lstrip(b"\r\n")
-        sample = b"UNA:+.? '" + sample[9:].lstrip(b"\r\n")
     else:
         newline = sample.replace(b"~\n", b"\n")
     right = _segment_lines(_edi_events(module, sample))
@@ -186,3 +186,21 @@ def test_bug_a_bom_hides_the_next_interchange_when_a_trailer_is_missing() -> Non
                 if isinstance(e, Message)]
     assert controls(cut + second) == ["000000451"] * 2 + ["000000452"] * 2
     assert controls(cut + b"\xef\xbb\xbf" + second) == controls(cut + second)
+
+
+def test_bug_a_problem_of_a_message_header_is_put_on_another_message() -> None:
+    """Found by test_a_message_reads_the_same_whatever_follows_it: the problem of the
+    segment that opens a message (UNH, ST) is filed before that segment opens it, so it
+    lands on the message still open (whose trailer is missing) or, after a complete
+    message, on the interchange. Here a UNOY interchange whose second UNH holds a byte
+    that is not UTF-8 (b'UNH+2+ORDERS:D:96A:UN:EAN\\xff08'): message 2 comes out ok,
+    'EAN\\ufffd08' as its association, and the problem 'byte 0xff is not utf-8 text'
+    (line 5) is the interchange's, so the gateway accepts the message. A UNH cut short at
+    the end of the file likewise puts 'segment UNH cut short' on the message before it."""
+    data = (b"UNB+UNOY:4+S:14+R:14+261128:0915+77'\n"
+            b"UNH+1+ORDERS:D:96A:UN:EAN008'\nBGM+220+PO-1+9'\nUNT+3+1'\n"
+            b"UNH+2+ORDERS:D:96A:UN:EAN\xff08'\nBGM+220+PO-2+9'\nUNT+3+2'\nUNZ+2+77'\n")
+    [first, second, end] = _edi_events(edifact, data)
+    assert first.ok and end.ok
+    assert [(p.line, p.message) for p in second.problems] == [
+        (5, "byte 0xff is not utf-8 text (UNB says utf-8)")]
