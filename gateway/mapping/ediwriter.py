@@ -140,6 +140,7 @@ class EdiRecordWriter:
         self._in_message = False
         self._in_message_records = 0
         self._in_message_segments = 0
+        self._in_message_items = 0          # group items (order lines) written in it
         self._end: list[tuple[str, list[list[str | EdiValue]]]] = []
         self._key: str | None = None        # the per field's text of the open message
         self._held: list[tuple[Record, int | None]] = []
@@ -156,6 +157,10 @@ class EdiRecordWriter:
         for seg in options.segments:
             levels[seg.level].append(seg)
         self._head, self._body, self._tail = levels["message"], levels["record"], levels["end"]
+        # the group whose items {items} counts: the last one written in a record (an
+        # order's lines come after its allowances, in EANCOM and X12 alike)
+        self._item_group = next((seg.group for seg in reversed(self._body) if seg.group),
+                                None)
         self._when = {seg.key: _condition(seg) for seg in options.segments if seg.when}
 
     # -- records ---------------------------------------------------------------------------
@@ -197,7 +202,7 @@ class EdiRecordWriter:
             if head is None:
                 return
             self._begin(*head)
-        self._emit(body)
+        self._emit(body, rec)
 
     def _full(self, body: list[tuple[str, list[Value]]]) -> bool:
         """Would this record take the open message past the segments its trailer can
@@ -233,11 +238,11 @@ class EdiRecordWriter:
                              "is left out", exc.value)
                 return
             self._begin(*head)
-            for _rec, _line, body in good:
+            for rec, _line, body in good:
                 if self._full(body):  # one order past a message's segments: go on
                     self._end_message()
                     self._begin(*head)
-                self._emit(body)
+                self._emit(body, rec)
         if self._in_message:
             self._end_message()
 
@@ -273,10 +278,27 @@ class EdiRecordWriter:
     def _segments(self, segments: list[EdiSegment], rec: Record, distinct: dict[str, str],
                   number: int | None) -> list[tuple[str, list[Value]]]:
         out = []
-        for seg in segments:
-            if self._applies(seg, rec):
-                texts = self._texts(seg, rec, distinct, number)
-                out.append((seg.tag, [_element(e) for e in texts]))
+        i = 0
+        while i < len(segments):
+            seg = segments[i]
+            if seg.group is None:
+                if self._applies(seg, rec):
+                    texts = self._texts(seg, rec, distinct, number)
+                    out.append((seg.tag, [_element(e) for e in texts]))
+                i += 1
+                continue
+            # a run of one group's segments, written item by item (each LIN with its
+            # PIA, QTY…), an item's fields over the record's
+            run = [seg]
+            while i + len(run) < len(segments) and segments[i + len(run)].group == seg.group:
+                run.append(segments[i + len(run)])
+            for n, item in enumerate(rec.get(seg.group) or (), 1):
+                view = {**rec, **item}
+                for member in run:
+                    if self._applies(member, view):
+                        texts = self._texts(member, view, distinct, n)
+                        out.append((member.tag, [_element(e) for e in texts]))
+            i += len(run)
         return out
 
     def _applies(self, seg: EdiSegment, rec: Record) -> bool:
@@ -292,7 +314,7 @@ class EdiRecordWriter:
         for i, element in enumerate(seg.elements, 1):
             comps: list[str | EdiValue] = []
             for j, v in enumerate(element, 1):
-                if v.counter == "records" and number is None:
+                if v.counter in ("records", "items") and number is None:
                     comps.append(v)
                     continue
                 text = self._text(v, rec, distinct, number)
@@ -322,6 +344,8 @@ class EdiRecordWriter:
         place in its message), else the count of the message's records."""
         if name == "records":
             return str(number if number is not None else self._in_message_records)
+        if name == "items":
+            return str(self._in_message_items)
         if name == "control":
             return control_text(self._fmt, self._control_number())
         if name in ("sender", "recipient"):
@@ -392,16 +416,19 @@ class EdiRecordWriter:
         self._writer.begin_message(self.options.message, _reference(self._fmt, self._messages),
                                    **self._message_options())
         self._in_message, self._in_message_records, self._end = True, 0, tail
+        self._in_message_items = 0
         for tag, values in head:
             self._writer.segment(tag, *values)
         self._in_message_segments = 1 + len(head)  # the header and these
 
-    def _emit(self, body: list[tuple[str, list[Value]]]) -> None:
+    def _emit(self, body: list[tuple[str, list[Value]]], rec: Record) -> None:
         assert self._writer is not None
         for tag, values in body:
             self._writer.segment(tag, *values)
         self._in_message_segments += len(body)
         self._in_message_records += 1
+        if self._item_group is not None:
+            self._in_message_items += len(rec.get(self._item_group) or ())
         self.count += 1
 
     def _end_message(self) -> None:

@@ -1048,7 +1048,7 @@ EDI_LEVELS = ("message", "record", "end")
 # count: CNT, CTT), the interchange's control number (a document number for messages
 # that have none of their own), its date (CCYYMMDD) and time (HHMM), and the channel's
 # ids (NAD+SU, NAD+BY)
-EDI_COUNTERS = ("records", "control", "date", "time", "sender", "recipient")
+EDI_COUNTERS = ("records", "items", "control", "date", "time", "sender", "recipient")
 _REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?)\}\Z")
 _ENVELOPE = frozenset({"UNA", "UNB", "UNG", "UNH", "UNT", "UNE", "UNZ", "ISA", "GS", "ST",
                        "SE", "GE", "IEA"})
@@ -1084,6 +1084,7 @@ class EdiSegment:
     elements: tuple[tuple[EdiValue, ...], ...]  # per data element, its components
     when: tuple[str, str, Any] | None = None    # as [[records]] have it
     key: str = ""                               # "segments[3]"
+    group: str | None = None                    # once per item of this group (lines)
 
 
 @dataclass(frozen=True)
@@ -1197,7 +1198,7 @@ def _edi_segment(spec: Any, kp: str, doc: DocumentType, fmt: str, per: str | Non
                  file: str) -> EdiSegment:
     if not isinstance(spec, dict):
         raise ConfigError(f"expected a table, found {spec!r}", key=kp, file=file)
-    _known(spec, {"tag", "level", "elements", "when"}, kp, file)
+    _known(spec, {"tag", "level", "elements", "when", "group"}, kp, file)
     tag = _req(spec, "tag", kp, file)
     if not _SEGMENT_TAG.match(tag):
         raise ConfigError(f"{tag!r} is not a segment tag like LIN or PO1", key=f"{kp}.tag",
@@ -1210,6 +1211,18 @@ def _edi_segment(spec: Any, kp: str, doc: DocumentType, fmt: str, per: str | Non
         raise ConfigError(f"unknown level {level!r}", key=f"{kp}.level", file=file,
                           hint="levels: message (once at a message's start, from its first "
                           "record), record (once per record), end (once before the trailer)")
+    group = spec.get("group")
+    items: tuple[str, ...] = ()
+    if group is not None:
+        found = doc.group(group) if isinstance(group, str) else None
+        if found is None:
+            raise ConfigError(f"{group!r} is not a group of {doc.name!r}", key=f"{kp}.group",
+                              file=file, hint="groups: " + (", ".join(
+                                  g for g, _i, _f in doc.groups) or "none"))
+        if level != "record":
+            raise ConfigError("a group's segments are written for each item of a record: "
+                              'level = "record"', key=f"{kp}.level", file=file)
+        items = found[1]
     raw = spec.get("elements")
     if not isinstance(raw, list) or not raw:
         raise ConfigError("expected a list with one entry per data element: a text, "
@@ -1223,30 +1236,39 @@ def _edi_segment(spec: Any, kp: str, doc: DocumentType, fmt: str, per: str | Non
                 raise ConfigError("a composite element needs its components", key=ekp,
                                   file=file)
             elements.append(tuple(
-                _edi_value(c, f"{ekp}[{j - 1}]", f"{tag}{i:02d}-{j}", doc, level, per, file)
+                _edi_value(c, f"{ekp}[{j - 1}]", f"{tag}{i:02d}-{j}", doc, level, per, file,
+                           items)
                 for j, c in enumerate(element, 1)))
         else:
             elements.append((_edi_value(element, ekp, f"{tag}{i:02d}", doc, level, per,
-                                        file),))
-    when = _layout_when(spec["when"], "record", doc, f"{kp}.when", file) \
-        if "when" in spec else None
-    return EdiSegment(tag, level, tuple(elements), when, kp)
+                                        file, items),))
+    when = None
+    if "when" in spec:
+        cond = spec["when"]
+        item_field = isinstance(cond, dict) and cond.get("field") in items
+        # an item's field is checked against the group's fields, as its values are
+        when = (_layout_when(cond, "record", doc, f"{kp}.when", file) if not item_field
+                else _layout_when({**cond, "field": f"{group}.{cond['field']}"}, str(group),
+                                  doc, f"{kp}.when", file))
+        if item_field:
+            when = (cond["field"], *when[1:])
+    return EdiSegment(tag, level, tuple(elements), when, kp, group)
 
 
 def _edi_value(raw: Any, kp: str, label: str, doc: DocumentType, level: str,
-               per: str | None, file: str) -> EdiValue:
+               per: str | None, file: str, items: tuple[str, ...] = ()) -> EdiValue:
     """A literal, ``"{field}"`` or ``{ field = "…", transforms = […], distinct = true }``."""
     if isinstance(raw, str):
         m = _REF.match(raw)
         if m is None:
             return EdiValue(label, text=raw)
-        return _edi_ref(m.group(1), (), False, kp, label, doc, level, per, file)
+        return _edi_ref(m.group(1), (), False, kp, label, doc, level, per, file, items)
     if isinstance(raw, dict):
         _known(raw, {"field", "transforms", "distinct"}, kp, file)
         name = _req(raw, "field", kp, file)
         distinct = _get(raw, "distinct", kp, file, bool, "true or false") or False
         return _edi_ref(name, _chain(raw, kp, file), distinct, kp, label, doc, level, per,
-                        file)
+                        file, items)
     if isinstance(raw, list):
         raise ConfigError("a component is a text, \"{field}\" or a table; components do "
                           "not nest", key=kp, file=file)
@@ -1256,7 +1278,14 @@ def _edi_value(raw: Any, kp: str, label: str, doc: DocumentType, level: str,
 
 
 def _edi_ref(name: str, chain: tuple[Transform, ...], distinct: bool, kp: str, label: str,
-             doc: DocumentType, level: str, per: str | None, file: str) -> EdiValue:
+             doc: DocumentType, level: str, per: str | None, file: str,
+             items: tuple[str, ...] = ()) -> EdiValue:
+    """A field, of the record or (in a group's segment) of the item; or a counter."""
+    if name == "items" and level != "end":
+        raise ConfigError("{items} counts the group items written in a message: at its "
+                          'end (level = "end")', key=kp, file=file)
+    if name in items and not distinct:
+        return EdiValue(f"{label} ({name})", field=name, chain=chain)
     if name in EDI_COUNTERS:
         if distinct:
             raise ConfigError(f"{name} is the writer's own value, not a field of the "
