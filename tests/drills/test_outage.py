@@ -106,14 +106,28 @@ def test_both_servers_stop_and_return_while_files_keep_coming(keys: Keys, tmp_pa
         with Gateway(cfg) as gw:
             runner = threading.Thread(target=gw.serve, args=(stop,), daemon=True)
             runner.start()
+            watch = Ledger(ledger_path(cfg))
             try:
-                outages = {1: (erp.stop, None), 3: (shop.stop, erp.start), 5: (None, shop.start)}
+
+                def seen_down(endpoint: str) -> Callable[[], bool]:
+                    """The gateway tried it while it was down: an output waits for it."""
+                    return lambda: "Connection refused" in (
+                        watch.endpoint_health().get(endpoint, {}).get("last_error") or "")
+
+                # a server comes back only once the gateway has had to wait for it, so
+                # that each side's outputs are held through an outage however slow the
+                # machine is
+                outages = {1: (erp.stop, None), 3: (shop.stop, (erp.start, "erp_out")),
+                           5: (None, (shop.start, "shop_out"))}
                 for k in range(7):
                     down, up = outages.get(k, (None, None))
                     if down:
                         down()
                     if up:
-                        up()
+                        start, endpoint = up
+                        wait_for(seen_down(endpoint), 60, f"{endpoint} tried while down",
+                                 watch.endpoint_health)
+                        start()
                     put("erp_in", f"stock_20261128_09{k:02d}.csv", stock(k))
                     put("shop_in", f"orders_{k}.csv", order(k))
                     time.sleep(0.8)
@@ -145,6 +159,7 @@ def test_both_servers_stop_and_return_while_files_keep_coming(keys: Keys, tmp_pa
             finally:
                 stop.set()
                 runner.join(timeout=60)
+                watch.close()
 
         ledger = Ledger(ledger_path(cfg))
         try:
