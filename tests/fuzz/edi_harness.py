@@ -252,6 +252,37 @@ def swapped(draw: st.DrawFn, standard: str, data: bytes, pool: bytes = ODD_SEPAR
     return reseparated(standard, data, bytes(new))
 
 
+ENVELOPE = {"edifact": (b"UNA", b"UNB", b"UNZ", b"UNG", b"UNE"),
+            "x12": (b"ISA", b"GS", b"GE", b"IEA")}
+
+
+@st.composite
+def wrapped(draw: st.DrawFn, standard: str, data: bytes
+            ) -> tuple[bytes, list[tuple[str, int]]]:
+    """The sample with other line breaks: none, LF or CRLF after each terminator, and
+    some segments wrapped (a line break inside, as files wrapped at 80 columns have; never
+    right after a release character, nor in the fixed ISA or the UNA, nor in the tag of a
+    UNB: see test_regressions.py::test_bug_a_line_break_in_a_unb_tag_loses_its_interchange).
+    With the tag and line each segment of a message starts on."""
+    lay = layout(standard, data)
+    out = bytearray()
+    expected: list[tuple[str, int]] = []
+    for piece in segments_of(data, lay):
+        body = piece.rstrip(b"\r\n")
+        tag = body.split(bytes([lay.element]))[0][:3]
+        first = 3 if tag == b"UNB" else 1
+        if tag not in (b"ISA", b"UNA") and len(body) > first + 1 and \
+                draw(st.integers(0, 3)) == 0:
+            cuts = draw(st.lists(st.integers(first, len(body) - 2), max_size=3, unique=True))
+            for at in sorted(cuts, reverse=True):
+                if lay.release is None or body[at - 1] != lay.release:
+                    body = body[:at] + draw(st.sampled_from((b"\n", b"\r\n"))) + body[at:]
+        if tag not in ENVELOPE[standard]:
+            expected.append((tag.decode("latin-1"), out.count(b"\n") + 1))
+        out += body + draw(st.sampled_from((b"", b"\n", b"\r\n")), label="line end")
+    return bytes(out), expected
+
+
 def cut_points(standard: str, data: bytes) -> dict[str, list[int]]:
     """Where to cut a file, per kind of place a reader decides something at."""
     lay = layout(standard, data)

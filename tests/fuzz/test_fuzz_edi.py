@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from gateway.formats.edi import Message, Separators, Tolerance
 
 from .edi_harness import (edi_mutated, edi_seeds, edifact_write, read_events, reseparated,
-                          scanner_sizes, swapped, texts_read, x12_write)
+                          scanner_sizes, swapped, texts_read, wrapped, x12_write)
 from .harness import budget, guarded, mapping, mutated, read_all, seeds
 
 STANDARDS = ("edifact", "x12")
@@ -150,6 +150,23 @@ def test_events_do_not_depend_on_the_read_block(standard: str, data: Any) -> Non
     with scanner_sizes(block=block):
         small = read_events(standard, file)
     assert small.key() == whole.key()
+
+
+@pytest.mark.parametrize("standard", STANDARDS)
+@budget(0.25)
+@given(data=st.data())
+@guarded
+def test_segments_are_on_the_line_they_start_on(standard: str, data: Any) -> None:
+    """However a file's lines end (no break, LF, CRLF after a terminator) and however its
+    segments are wrapped, each segment of a message is said to be on the line its first
+    byte is on (released terminators inside texts included), whatever the read block."""
+    sample = data.draw(st.sampled_from(samples_for(standard)), label="sample")
+    file, expected = data.draw(wrapped(standard, sample), label="file")
+    block = data.draw(st.sampled_from((None, None, 1, 2, 5)), label="block")
+    with scanner_sizes(block=block):
+        out = read_events(standard, file)
+    got = [(s.tag, s.line) for e in out.events if isinstance(e, Message) for s in e.segments]
+    assert got == expected
 
 
 @known_bug("test_bug_a_problem_of_a_message_header_is_put_on_another_message")

@@ -204,3 +204,19 @@ def test_bug_a_problem_of_a_message_header_is_put_on_another_message() -> None:
     assert first.ok and end.ok
     assert [(p.line, p.message) for p in second.problems] == [
         (5, "byte 0xff is not utf-8 text (UNB says utf-8)")]
+
+
+def test_bug_a_line_break_in_a_unb_tag_loses_its_interchange() -> None:
+    """Found by test_segments_are_on_the_line_they_start_on (a wrap inside a UNB's tag):
+    the EDIFACT reader reads files wrapped at 80 columns, but it finds an interchange by
+    its first bytes, before line breaks are taken out. A file of two interchanges with no
+    line ends of its own, wrapped at 80 columns, loses the second when its UNB straddles
+    a line end (b"…UNZ+3+CI000451'UNA:+.? 'U\\r\\nNB+UNOC:3+…"): its two orders are
+    refused as 'not an EDIFACT interchange: UNA or UNB expected'. A wrap inside its UNA
+    loses the UNA (its separators), the defaults being used instead."""
+    first = (TESTS / "data/edifact/orders_d96a.edi").read_bytes().replace(b"\r\n", b"")
+    second = (TESTS / "data/edifact/orders_d01b.edi").read_bytes().replace(b"\r\n", b"")
+    data = first + second[:10] + b"\r\n" + second[10:]
+    events = _edi_events(edifact, data)
+    assert [e.reference for e in events if isinstance(e, Message)] == ["1", "2", "3", "1", "2"]
+    assert all(e.ok for e in events if hasattr(e, "ok"))
