@@ -19,7 +19,8 @@ from typing import BinaryIO
 
 from .edi import (EDIFACT, EdiProblem, Element, Event, Group, Interchange, Message, Segment,
                   Separators, Tolerance, TOLERANCE)
-from .edistream import MAX_MESSAGE_SEGMENTS, NextSegment, Scanner, Spec, WriterBase, run, split
+from .edistream import (MAX_MESSAGE_SEGMENTS, Reader, Scanner, Spec, WriterBase, run,
+                         split)
 
 # UNB syntax identifier → the codec its texts are in
 CHARSETS = {"UNOA": "ascii", "UNOB": "ascii", "UNOC": "latin-1", "UNOD": "iso8859_2",
@@ -72,7 +73,7 @@ def events(src: BinaryIO, file_name: str, *, tolerance: Tolerance | None = None,
 
 
 def _interchanges(sc: Scanner, junk: list[EdiProblem]
-                  ) -> Iterator[tuple[Interchange, NextSegment]]:
+                  ) -> Iterator[tuple[Interchange, Reader]]:
     term = ord("'")
     while sc.skip_space():
         head = sc.peek(9)
@@ -153,14 +154,9 @@ def _skip_junk(sc: Scanner, term: int, junk: list[EdiProblem]) -> None:
                            CODES[("*", "junk")], line=line, value=shown))
 
 
-def _reader(sc: Scanner, seps: Separators, codec: str) -> NextSegment:
-    term, release = ord(seps.segment), _ord(seps.release)
-
-    def next_segment() -> tuple[Segment | None, EdiProblem | None] | None:
-        got = sc.segment(term, release)
-        if got is None:
-            return None
-        raw, line, terminated = got
+def _reader(sc: Scanner, seps: Separators, codec: str) -> Reader:
+    def make(raw: bytes | None, line: int, terminated: bool
+             ) -> tuple[Segment | None, EdiProblem | None]:
         if raw is None:
             return None, EdiProblem(f"segment longer than {sc.max_segment:,} bytes: skipped",
                                     "segment", CODES[("*", "size")], line=line)
@@ -174,15 +170,23 @@ def _reader(sc: Scanner, seps: Separators, codec: str) -> NextSegment:
             problem = EdiProblem(f"byte {raw[exc.start]:#04x} is not {codec} text "
                                  f"(UNB says {codec})", "segment", CODES[("*", "characters")],
                                  line=line, segment=text[:3])
+        seg, bad = make_text(text, line)
+        if seg is None:
+            return None, bad
+        if not terminated and problem is None:
+            problem = EdiProblem(f"segment {seg.tag} cut short: the file ends", "segment",
+                                 CODES[("*", "missing")], line=line, segment=seg.tag)
+        return seg, problem
+
+    def make_text(text: str, line: int) -> tuple[Segment | None, EdiProblem | None]:
+        if text[:3] in ("UNA", "UNB"):
+            return Segment(text[:3], (), line), None
         tag, elements = split(text, seps)
         if not _TAG.match(tag):
             return None, EdiProblem(f"{tag[:20]!r} is not a segment tag", "segment",
                                     CODES[("*", "tag")], line=line, value=text[:40])
-        if not terminated and problem is None:
-            problem = EdiProblem(f"segment {tag} cut short: the file ends", "segment",
-                                 CODES[("*", "missing")], line=line, segment=tag)
-        return Segment(tag, elements, line), problem
-    return next_segment
+        return Segment(tag, elements, line), None
+    return Reader(sc, seps, codec, make, make_text, SPEC)
 
 
 # ---- writing ----------------------------------------------------------------------------

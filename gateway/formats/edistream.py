@@ -14,9 +14,10 @@ message keeps at most ``MAX_MESSAGE_SEGMENTS`` segments.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from itertools import accumulate, compress, count as naturals, repeat
+from typing import Any, BinaryIO
 
 from ..errors import DataError, Problem
 from .edi import (EdiProblem, Element, Event, Group, GroupEnd, Interchange, InterchangeEnd,
@@ -27,11 +28,26 @@ MAX_SEGMENT = 1 << 20             # bytes: the longest segment read
 MAX_MESSAGE_SEGMENTS = 1_000_000  # segments kept per message
 WHITESPACE = b" \t\r\n\x00"
 BOM = b"\xef\xbb\xbf"
+NEWLINE = 10
+_WS = WHITESPACE.decode("ascii")
+
+# a frozen segment made, or given its place in its message, without its __setattr__
+_new = object.__new__
+_set_tag = Segment.tag.__set__            # type: ignore[attr-defined]
+_set_elements = Segment.elements.__set__  # type: ignore[attr-defined]
+_set_line = Segment.line.__set__          # type: ignore[attr-defined]
+_set_position = Segment.position.__set__  # type: ignore[attr-defined]
 
 
 class Scanner:
     """A binary stream cut into segments at a terminator byte, lines counted, a release
-    (escape) character honoured; reads one block at a time."""
+    (escape) character honoured; reads one block at a time.
+
+    A segment is the bytes after the previous terminator up to its own (a terminator after
+    an odd run of release characters is escaped, part of the segment). One longer than
+    ``max_segment`` bytes is skipped, whatever the read blocks: which segments a file
+    loses depends on their length only. A newline used as the terminator is a line break
+    like any other."""
 
     def __init__(self, src: BinaryIO, block: int | None = None,
                  max_segment: int | None = None) -> None:
@@ -119,10 +135,47 @@ class Scanner:
                     self.line += raw.count(b"\n")
                     return None
                 return self._cut(raw, False)
+            if i - start > self.max_segment:
+                return self._skip_long(term, release)
             raw = b[start:i]
             self.mark = (start, self.line)
             self.pos = i + 1
-            return self._cut(raw, True)
+            got = self._cut(raw, True)
+            if term == NEWLINE:
+                self.line += 1
+            return got
+
+    def chunk(self, term: int, release: int | None) -> tuple[bytes, int, int] | None:
+        """The bytes of all the whole segments the buffer holds from here on (the last
+        one's terminator left out, consumed), the line they start on and where they
+        start in the buffer (for ``seek``). None when not one whole segment is to be
+        had that way: the next one is too long to hold, or the file ends without its
+        terminator (``segment`` reads it)."""
+        while True:
+            b = self.buf
+            start = self.pos
+            k = b.rfind(term, start)
+            while k > start and release is not None and b[k - 1] == release:
+                j = k - 1
+                while j >= start and b[j] == release:
+                    j -= 1
+                if not (k - 1 - j) % 2:
+                    break
+                k = b.rfind(term, start, k)   # an escaped terminator: the one before
+            if k >= 0:
+                data = b[start:k]
+                self.mark = (start, self.line)
+                line = self.line
+                self.line += data.count(b"\n") + (term == NEWLINE)
+                self.pos = k + 1
+                return data, line, start
+            if len(b) - start > self.max_segment or not self._fill():
+                return None
+
+    def seek(self, pos: int, line: int) -> None:
+        """Back to a place of the buffer a ``chunk`` held (the next interchange begins
+        there, or the one read ended before it)."""
+        self.pos, self.line = pos, line
 
     def rewind(self) -> None:
         """Read the last segment again (an interchange header found where a trailer was
@@ -142,24 +195,41 @@ class Scanner:
         return raw, line, terminated
 
     def _skip_long(self, term: int, release: int | None) -> tuple[None, int, bool]:
-        """A segment too long to hold: skipped to its terminator, its line kept."""
-        b = self.buf
-        head = b[self.pos:self.pos + 256]
-        lead = len(head) - len(head.lstrip(WHITESPACE))
-        line = self.line + b.count(b"\n", self.pos, self.pos + lead)
+        """A segment too long to hold: skipped to its terminator (release runs counted
+        across read blocks), never held whole; the line its text starts on kept."""
+        line: int | None = None   # where its text starts, once seen
+        run = 0                   # the releases just before ``pos`` (of this segment)
         while True:
             b = self.buf
-            i = b.find(term, self.pos)
-            while i > 0 and release is not None and b[i - 1] == release:
+            pos = self.pos
+            i = b.find(term, pos)
+            while i >= 0 and release is not None:
+                j = i - 1
+                while j >= pos and b[j] == release:
+                    j -= 1
+                if not (i - 1 - j + (run if j < pos else 0)) % 2:
+                    break
                 i = b.find(term, i + 1)
+            end = i if i >= 0 else len(b)
+            if line is None:
+                part = b[pos:end]
+                body = part.lstrip(WHITESPACE)
+                if body or i >= 0:
+                    line = self.line + part.count(b"\n", 0, len(part) - len(body))
+            if i < 0 and release is not None:
+                j = end - 1
+                while j >= pos and b[j] == release:
+                    j -= 1
+                run = end - 1 - j + (run if j < pos else 0)
+            self.line += b.count(b"\n", pos, end)
             if i >= 0:
-                self.line += b.count(b"\n", self.pos, i)
                 self.pos = i + 1
-                return None, line, True
-            self.line += b.count(b"\n", self.pos)
-            self.pos = len(b)
+                if term == NEWLINE:
+                    self.line += 1
+                return None, line if line is not None else self.line, True
+            self.pos = end
             if not self._fill():
-                return None, line, False
+                return None, line if line is not None else self.line, False
 
 
 # ---- a segment's text cut into elements ----------------------------------------------
@@ -191,12 +261,20 @@ def _split_released(text: str, seps: Separators) -> tuple[str, tuple[Element, ..
     back: dict[int, str] = {}
     for ch in specials:  # the release itself first: "??+" is a released "?", then "+"
         stand_in = next(free)
-        text = text.replace(rel + ch, stand_in)
-        back[ord(stand_in)] = ch
-    tag, elements = split(text, Separators(seps.component, seps.element, seps.segment,
-                                           None, seps.repetition))
-    return tag, tuple(tuple(tuple(c.translate(back) for c in r) for r in e)
-                      for e in elements)
+        if rel + ch in text:
+            text = text.replace(rel + ch, stand_in)
+            back[ord(stand_in)] = ch
+    comp, rep = seps.component, seps.repetition
+    parts = text.split(seps.element)
+    tag = parts[0].split(comp)[0]   # as cut: a released character makes it no tag
+    del parts[0]
+    if rep is not None and rep in text:
+        elements = tuple([tuple([tuple([c.translate(back) for c in r.split(comp)])
+                                 for r in p.split(rep)]) for p in parts])
+    else:
+        elements = tuple([(tuple([c.translate(back) for c in p.split(comp)]),)
+                          for p in parts])
+    return tag, elements
 
 
 # ---- the envelope assembler -----------------------------------------------------------
@@ -403,11 +481,6 @@ class Assembler:
         self.done = True
 
 
-def _set_position(seg: Segment, position: int) -> None:
-    """A frozen segment's place in its message, known once the assembler holds it."""
-    object.__setattr__(seg, "position", position)
-
-
 def _number(text: str) -> int | None:
     try:
         return int(text)
@@ -415,23 +488,309 @@ def _number(text: str) -> int | None:
         return None
 
 
-NextSegment = Callable[[], "tuple[Segment | None, EdiProblem | None] | None"]
+# a segment made from its bytes (None: too long, skipped), its line and whether its
+# terminator was there → the segment (None when unreadable) and a problem of it
+MakeSegment = Callable[[bytes | None, int, bool],
+                       "tuple[Segment | None, EdiProblem | None]"]
+# a segment made from its decoded text (terminated), its line → the same
+MakeText = Callable[[str, int], "tuple[Segment | None, EdiProblem | None]"]
+
+
+
+class Reader:
+    """One interchange's segments, read from the scanner and given to its assembler.
+
+    A read block at a time when it can be: the whole segments the buffer holds are
+    decoded at once, cut at their terminators (released ones joined back), their lines
+    counted from the line breaks between them, and each ordinary segment of an open
+    message is made and placed in one loop; headers, trailers and anything unusual go
+    through the assembler's ``feed`` one by one. The syntax's ``make`` (from bytes, the
+    reference) and ``make_text`` (from text already decoded) say what a segment is; a
+    segment too long to hold, the file's unterminated end and a block that does not
+    decode are read one segment at a time, as ``make`` has them."""
+
+    def __init__(self, sc: Scanner, seps: Separators, codec: str, make: MakeSegment,
+                 make_text: MakeText, spec: Spec) -> None:
+        self.sc, self.seps, self.codec = sc, seps, codec
+        self.make, self.make_text = make, make_text
+        self.starts = spec.starts
+        self.term = ord(seps.segment) if len(seps.segment.encode("latin-1")) == 1 else -1
+        rel = seps.release
+        self.release = ord(rel) if rel is not None else None
+        # cut as text when the terminator and the release are the same character in
+        # the decoded text (ASCII); else a segment at a time, as bytes
+        self.text = 0 <= self.term < 0x80 and (self.release is None or self.release < 0x80)
+        self.single = codec.replace("-", "").replace("_", "") in ("latin1", "ascii") \
+            or codec.startswith("iso8859")
+        # the tags made once already, that are no envelope's: such a segment needs no
+        # other check than its tag's
+        self.known: set[str] = set()
+        self.envelope = frozenset((*spec.interchange, *spec.group, *spec.message,
+                                   *spec.starts))
+
+    # -- the events ------------------------------------------------------------------------
+    def events(self, asm: Assembler) -> Iterator[Event]:
+        """The events of the interchange, up to its trailer (the scanner left after it),
+        the beginning of the next interchange (the scanner left there) or the file's
+        end."""
+        sc = self.sc
+        term, release = self.term, self.release
+        while not asm.done:
+            got = sc.chunk(term, release) if term >= 0 else None
+            if got is None:
+                one = sc.segment(term, release)
+                if one is None:
+                    yield from asm.close(truncated=True)
+                    return
+                seg, pending = self.make(*one)
+                out, begins = self._give(asm, seg, pending)
+                yield from out
+                if begins:
+                    sc.rewind()
+                    return
+                continue
+            data, line, base = got
+            text = None
+            if self.text:
+                try:
+                    text = data.decode(self.codec)
+                except UnicodeDecodeError:
+                    text = None
+            if text is not None:
+                stopped = yield from self._text_chunk(asm, text, line, base)
+            else:
+                stopped = yield from self._bytes_chunk(asm, data, line, base)
+            if stopped:
+                return
+
+    def _give(self, asm: Assembler, seg: Segment | None, pending: EdiProblem | None
+              ) -> tuple[list[Event], bool]:
+        """One segment (or a problem in its place) given to the assembler: its events, and
+        whether it begins the next interchange (then the interchange is closed)."""
+        if seg is not None and seg.tag in self.starts:
+            return asm.close(seg), True
+        if pending is not None:     # a problem of this segment (skipped or unreadable)
+            o = asm.o
+            (o.message.problems if o.message is not None else asm.end.problems
+             ).append(pending)
+        if seg is not None:
+            if seg.tag not in self.envelope:
+                self.known.add(seg.tag)
+            return asm.feed(seg), False
+        return [], False
+
+    def _text_chunk(self, asm: Assembler, text: str, line0: int, base: int
+                    ) -> Iterator[Event]:
+        seps = self.seps
+        T = seps.segment
+        R = seps.release
+        pieces = text.split(T)
+        broken = False
+        if R is not None and R + T in text:
+            pieces, broken = _rejoin(pieces, R, T)
+        tnl = T == "\n"
+        bodies, lines = _layout(pieces, text, line0, T, tnl, broken)
+
+        def seek(i: int) -> None:
+            # piece i begins after i terminators (the last one, past the text, included)
+            at = sum(map(len, pieces[:i])) + i
+            size = at if not i or self.single or text.isascii() else \
+                len(text[:at - 1].encode(self.codec)) + 1
+            self.sc.seek(base + size, line0 + text.count("\n", 0, at)
+                         + (tnl and at > len(text)))
+
+        longest = max(map(len, pieces))
+        if longest * (1 if self.single or text.isascii() else 4) > self.sc.max_segment:
+            limit = self.sc.max_segment
+            make, make_text, codec = self.make, self.make_text, self.codec
+            return (yield from self._careful(asm, (
+                make(None, line, True) if len(p.encode(codec)) > limit
+                else make_text(body, line)
+                for p, body, line in zip(pieces, bodies, lines)), seek))
+        return (yield from self._fast(asm, bodies, lines, seek,
+                                      R is not None and R in text,
+                                      seps.repetition is not None and seps.repetition in text))
+
+    def _bytes_chunk(self, asm: Assembler, data: bytes, line0: int, base: int
+                     ) -> Iterator[Event]:
+        """Whole segments that cannot be cut as text: each made from its bytes."""
+        T = bytes([self.term])
+        pieces = data.split(T)
+        broken = False
+        if self.release is not None:
+            R = bytes([self.release])
+            if R + T in data:
+                pieces, broken = _rejoin(pieces, R, T)
+        bodies, lines = _layout(pieces, data, line0, T, T == b"\n", broken)
+
+        def seek(i: int) -> None:
+            at = sum(map(len, pieces[:i])) + i
+            self.sc.seek(base + at, line0 + data.count(b"\n", 0, at)
+                         + (T == b"\n" and at > len(data)))
+
+        limit = self.sc.max_segment
+        make = self.make
+        return (yield from self._careful(asm, (
+            make(None if len(p) > limit else body, line, True)
+            for p, body, line in zip(pieces, bodies, lines)), seek))
+
+    def _careful(self, asm: Assembler,
+                 made: Iterator[tuple[Segment | None, EdiProblem | None]],
+                 seek: Callable[[int], None]) -> Iterator[Event]:
+        """Segments given to the assembler one by one; True when the interchange ended
+        (the scanner then sought to the next segment)."""
+        for i, (seg, pending) in enumerate(made):
+            out, begins = self._give(asm, seg, pending)
+            yield from out
+            if begins:
+                seek(i)
+                return True
+            if asm.done:
+                seek(i + 1)
+                return True
+        return False
+
+    def _fast(self, asm: Assembler, bodies: list[str], lines: Iterable[int],
+              seek: Callable[[int], None], released: bool, repeated: bool
+              ) -> Iterator[Event]:
+        """The loop every segment of a file goes through: an ordinary segment of an open
+        message (a tag made before, no release or repetition character, room in the
+        message) is cut into elements, made and placed here, as ``feed`` would;
+        anything else is made by ``make_text`` and given to ``feed``."""
+        seps = self.seps
+        E, C, R, P = seps.element, seps.component, seps.release or "", seps.repetition or ""
+        known = self.known
+        make_text = self.make_text
+        o = asm.o
+        limit = asm.max_message_segments
+        count = o.count
+        room = o.message is not None and count < limit
+        append = o.segments.append
+        i = -1
+        for body, line in zip(bodies, lines):
+            i += 1
+            parts = body.split(E)
+            tag = parts[0]
+            if room and tag in known:
+                if (released and R in body) or (repeated and P in body):
+                    elements = split(body, seps)[1]
+                else:
+                    del parts[0]
+                    elements = tuple([(tuple(p.split(C)),) for p in parts])
+                count += 1
+                seg = _new(Segment)
+                _set_tag(seg, tag)
+                _set_elements(seg, elements)
+                _set_line(seg, line)
+                _set_position(seg, count)
+                append(seg)
+                room = count < limit
+                continue
+            o.count = count
+            seg, pending = make_text(body, line)
+            out, begins = self._give(asm, seg, pending)
+            if out:
+                yield from out
+            if begins:
+                seek(i)
+                return True
+            if asm.done:
+                seek(i + 1)
+                return True
+            o = asm.o
+            count = o.count
+            room = o.message is not None and count < limit
+            append = o.segments.append
+        o.count = count
+        return False
+
+
+def _rejoin(pieces: list[Any], rel: Any, term: Any) -> tuple[list[Any], bool]:
+    """Pieces cut at every terminator → segments: a piece ending in an odd run of release
+    characters ends with an escaped terminator, joined to the next. And whether a line
+    break follows an escaped terminator (then inside its segment)."""
+    kind = type(pieces[0])
+    marked = list(compress(naturals(), map(kind.endswith, pieces, repeat(rel))))
+    if not marked:
+        return pieces, False
+    breaks = ("\r", "\n") if kind is str else (b"\r", b"\n")
+    broken = False
+    out: list[Any] = []
+    at = 0
+    last = len(pieces) - 1
+    for i in marked:
+        if i < at:
+            continue
+        p = pieces[i]
+        if not (len(p) - len(p.rstrip(rel))) % 2 or i >= last:
+            continue
+        out.extend(pieces[at:i])
+        j = i + 1
+        broken = broken or pieces[j].startswith(breaks)
+        p = p + term + pieces[j]
+        while (len(p) - len(p.rstrip(rel))) % 2 and j < last:
+            j += 1
+            broken = broken or pieces[j].startswith(breaks)
+            p = p + term + pieces[j]
+        out.append(p)
+        at = j + 1
+    out.extend(pieces[at:])
+    return out, broken
+
+
+def _layout(pieces: list[Any], whole: Any, line: int, term: Any, tnl: bool, broken: bool
+            ) -> tuple[list[Any], Iterable[int]]:
+    """The segments' texts (whitespace before them and line breaks inside them left out)
+    and the lines they start on, from the pieces of ``whole`` (text or bytes) starting
+    on ``line``. The common layouts (no line break at all, or one after each terminator
+    that is not escaped: not ``broken``) are counted at once; any other a piece at a
+    time."""
+    text = isinstance(whole, str)
+    ws, nl, cr, empty = (_WS, "\n", "\r", "") if text else (WHITESPACE, b"\n", b"\r", b"")
+    lstrip = str.lstrip if text else bytes.lstrip
+    n = len(pieces)
+    breaks = whole.count(nl) - (n - 1 if tnl else 0)
+    crs = whole.count(cr) - (n - 1 if term == cr else 0)
+    if not breaks and not crs:
+        bodies = list(map(lstrip, pieces, repeat(ws)))
+        return bodies, (range(line, line + n) if tnl else repeat(line, n))
+    if not tnl and term != cr and not broken:
+        crlf = whole.count(term + cr + nl)
+        head_crlf = whole.startswith(cr + nl)
+        if crs == crlf + head_crlf and breaks == crlf + whole.count(term + nl) + head_crlf \
+                + whole.startswith(nl):
+            # every line break right after a terminator: each piece's are before its text
+            counted = accumulate(map(str.count if text else bytes.count, pieces,
+                                     repeat(nl)), initial=line)
+            next(counted)
+            return list(map(lstrip, pieces, repeat(ws))), counted
+    bodies = []
+    lines = []
+    for p in pieces:
+        body = lstrip(p, ws)
+        lead = len(p) - len(body)
+        lines.append(line + p.count(nl, 0, lead) if lead else line)
+        if nl in body or cr in body:
+            body = body.replace(cr, empty).replace(nl, empty)  # lines wrapped at 80
+        bodies.append(body)
+        line += p.count(nl) + tnl
+    return bodies, lines
 
 
 def run(spec: Spec, src: BinaryIO, file_name: str,
         interchanges: Callable[[Scanner, list[EdiProblem]],
-                               Iterator[tuple[Interchange, NextSegment]]],
+                               Iterator[tuple[Interchange, Reader]]],
         tolerance: Tolerance, max_message_segments: int = MAX_MESSAGE_SEGMENTS,
         ) -> Iterator[Event]:
     """The events of a file: ``interchanges`` finds each interchange's header (and the
-    junk before it, as problems) and gives a function reading its next segment; an
-    interchange's end is held back until the next begins, so that junk after its trailer
-    is reported on it."""
+    junk before it, as problems) and gives the reader of its segments; an interchange's
+    end is held back until the next begins, so that junk after its trailer is reported
+    on it."""
     held: InterchangeEnd | None = None
     junk: list[EdiProblem] = []
     seen = False
     scanner = Scanner(src)
-    for ic, next_segment in interchanges(scanner, junk):
+    for ic, reader in interchanges(scanner, junk):
         seen = True
         if held is not None:
             held.problems.extend(junk)
@@ -441,22 +800,7 @@ def run(spec: Spec, src: BinaryIO, file_name: str,
         asm = Assembler(spec, ic, tolerance, max_message_segments)
         asm.end.problems.extend(junk)
         junk.clear()
-        while not asm.done:
-            got = next_segment()
-            if got is None:
-                yield from asm.close(truncated=True)
-                break
-            seg, pending = got
-            if seg is not None and seg.tag in spec.starts:  # the next interchange begins
-                yield from asm.close(seg)
-                scanner.rewind()
-                break
-            if pending is not None:     # a problem of this segment (skipped or unreadable)
-                target = asm.o.message.problems if asm.o.message is not None \
-                    else asm.end.problems
-                target.append(pending)
-            if seg is not None:
-                yield from asm.feed(seg)
+        yield from reader.events(asm)
         held = asm.end
     if not seen:
         first = junk[0] if junk else None

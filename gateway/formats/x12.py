@@ -18,7 +18,8 @@ from typing import BinaryIO
 
 from .edi import X12, EdiProblem, Element, Event, Group, Interchange, Message, Segment, \
     Separators, Tolerance, TOLERANCE
-from .edistream import MAX_MESSAGE_SEGMENTS, NextSegment, Scanner, Spec, WriterBase, run, split
+from .edistream import (MAX_MESSAGE_SEGMENTS, Reader, Scanner, Spec, WriterBase, run,
+                         split)
 
 CODES = {("message", "count"): "4", ("message", "reference"): "3",
          ("message", "missing"): "2", ("message", "size"): "5",
@@ -63,7 +64,7 @@ def _code(what: str) -> str:
 
 
 def _interchanges(sc: Scanner, junk: list[EdiProblem]
-                  ) -> Iterator[tuple[Interchange, NextSegment]]:
+                  ) -> Iterator[tuple[Interchange, Reader]]:
     term = ord("~")
     while sc.skip_space():
         head = sc.peek(ISA_LENGTH + 64)
@@ -137,33 +138,31 @@ def _skip_junk(sc: Scanner, term: int, junk: list[EdiProblem], head: bytes) -> N
                            _code("junk"), line=line, value=head[:20].decode("latin-1")))
 
 
-def _reader(sc: Scanner, seps: Separators) -> NextSegment:
-    term = ord(seps.segment)
-
-    def next_segment() -> tuple[Segment | None, EdiProblem | None] | None:
-        got = sc.segment(term, None)
-        if got is None:
-            return None
-        raw, line, terminated = got
+def _reader(sc: Scanner, seps: Separators) -> Reader:
+    def make(raw: bytes | None, line: int, terminated: bool
+             ) -> tuple[Segment | None, EdiProblem | None]:
         if raw is None:
             return None, EdiProblem(f"segment longer than {sc.max_segment:,} bytes: skipped",
                                     "segment", CODES[("segment", "size")], line=line)
-        if raw[:3] == b"ISA":
-            return Segment("ISA", (), line), None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = raw.decode("latin-1")
+        seg, problem = make_text(text, line)
+        if seg is not None and not terminated and seg.tag != "ISA":
+            problem = EdiProblem(f"segment {seg.tag} cut short: the file ends", "segment",
+                                 CODES[("segment", "missing")], line=line, segment=seg.tag)
+        return seg, problem
+
+    def make_text(text: str, line: int) -> tuple[Segment | None, EdiProblem | None]:
+        if text[:3] == "ISA":
+            return Segment("ISA", (), line), None
         tag, elements = split(text, seps)
         if not _TAG.match(tag):
             return None, EdiProblem(f"{tag[:20]!r} is not a segment id", "segment",
                                     CODES[("segment", "tag")], line=line, value=text[:40])
-        problem = None
-        if not terminated:
-            problem = EdiProblem(f"segment {tag} cut short: the file ends", "segment",
-                                 CODES[("segment", "missing")], line=line, segment=tag)
-        return Segment(tag, elements, line), problem
-    return next_segment
+        return Segment(tag, elements, line), None
+    return Reader(sc, seps, "utf-8", make, make_text, SPEC)
 
 
 # ---- writing ----------------------------------------------------------------------------
