@@ -34,7 +34,8 @@ MESSAGE_TAGS = {"edifact": ("UNH", "UNT"), "x12": ("ST", "SE")}
 @functools.cache
 def edi_seeds(standard: str) -> list[bytes]:
     """Every EDIFACT (or X12) file among the tests' data and mapping cases, the order
-    samples first, each once."""
+    samples first, each once; for EDIFACT also a UTF-8 (UNOY) interchange and one with
+    unusual UNA separators, which no sample is."""
     patterns = (("data/edifact/*.edi", "mappings/edifact_*/*.edi") if standard == "edifact"
                 else ("data/x12/*.x12", "mappings/x12_*/*.x12"))
     found: list[bytes] = []
@@ -44,6 +45,11 @@ def edi_seeds(standard: str) -> list[bytes]:
             if data not in found:
                 found.append(data)
     assert found, f"no {standard} sample under tests/"
+    if standard == "edifact":
+        texts = ["Épicerie L'Arbre à Café", "Товар: 2+2", "日本 50% ?", "Mug « Café »"]
+        found.append(edifact_write(texts, "UNOY"))
+        found.append(edifact_write(texts[:1] + texts[3:], "UNOC", Separators(
+            component="|", element="#", segment="~", release="!", repetition="^")))
     return found
 
 

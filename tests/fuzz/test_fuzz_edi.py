@@ -169,9 +169,8 @@ def test_segments_are_on_the_line_they_start_on(standard: str, data: Any) -> Non
     assert got == expected
 
 
-@known_bug("test_bug_a_problem_of_a_message_header_is_put_on_another_message")
 @pytest.mark.parametrize("standard", STANDARDS)
-@budget(0.25, shrink=False)
+@budget(0.25)
 @given(data=st.data())
 @guarded
 def test_a_message_reads_the_same_whatever_follows_it(standard: str, data: Any) -> None:
@@ -185,9 +184,8 @@ def test_a_message_reads_the_same_whatever_follows_it(standard: str, data: Any) 
     assert head[:-1] == whole[:max(len(head) - 1, 0)]
 
 
-@known_bug("test_bug_a_segment_over_max_segment_is_read_or_skipped_by_where_it_starts")
 @pytest.mark.parametrize("standard", STANDARDS)
-@budget(0.25, shrink=False)
+@budget(0.25)
 @given(data=st.data())
 @guarded
 def test_a_huge_segment_is_skipped_the_same_whatever_the_read_block(standard: str,
@@ -229,11 +227,9 @@ def test_raw_bytes_through_the_order_mappings(name: str, raw: bytes) -> None:
 PLAIN_SEPARATORS = b"!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\x1c\x1d\x1f"
 
 
-@pytest.mark.parametrize("terminator", [
-    "punctuation", pytest.param("newline", marks=known_bug(
-        "test_bug_a_newline_terminator_puts_every_segment_on_one_line"))])
+@pytest.mark.parametrize("terminator", ["punctuation", "newline"])
 @pytest.mark.parametrize("name", EDI_MAPPINGS)
-@budget(0.15, shrink=False)  # shrink=True once the newline bug is fixed
+@budget(0.15)
 @given(data=st.data())
 @guarded
 def test_orders_read_the_same_whatever_the_separators(name: str, terminator: str, data: Any

@@ -81,8 +81,9 @@ def test_an_xml_refusal_never_quotes_the_file_read_before() -> None:
     assert (problem.line, problem.column) == (1, None)
 
 
-# ---- EDI readers: open gateway bugs found by tests/fuzz/test_fuzz_edi.py ----------------
-# Each test below fails until the bug it names is fixed in gateway/formats/edistream.py.
+# ---- EDI readers: inputs found by tests/fuzz/test_fuzz_edi.py ---------------------------
+# Fixed ones first (in e9500c3); a test named test_bug_… fails until the gateway bug it
+# describes is fixed.
 
 def _edi_events(module: Any, data: bytes) -> list[Any]:
     return list(module.events(io.BytesIO(data), "in.edi"))
@@ -99,14 +100,13 @@ def _segment_lines(events: list[Any]) -> list[tuple[str, int]]:
 
 
 @pytest.mark.parametrize("standard", ["edifact", "x12"])
-def test_bug_a_newline_terminator_puts_every_segment_on_one_line(standard: str) -> None:
+def test_a_newline_terminator_is_a_line_break(standard: str) -> None:
     """Found by test_orders_read_the_same_whatever_the_separators: with a newline as the
-    segment terminator (ISA16 followed by LF; UNA ending in LF), the scanner never
-    counts the terminator itself as a line break, so every segment, record and problem
-    of the file is said to be on the line where the first segment after the header
-    began (X12: line 1, EDIFACT: line 3). The same file with '~' + LF (or "'" + LF) is
-    located right. Reproducer: b'ISA*00*...*U*00401*000000451*0*P*>\\nGS*...\\nST*850*0001
-    \\n...' (tests/data/x12/850.x12 with every '~\\n' replaced by '\\n')."""
+    segment terminator (ISA16 followed by LF; UNA ending in LF), the scanner did not
+    count the terminator itself as a line break, so every segment, record and problem
+    of the file was said to be on the line where the first segment after the header
+    began (X12: line 1, EDIFACT: line 3): tests/data/x12/850.x12 with every '~\\n'
+    replaced by '\\n'."""
     module = edifact if standard == "edifact" else x12
     sample = (TESTS / ("data/edifact/orders_d96a.edi" if standard == "edifact"
                        else "data/x12/850.x12")).read_bytes()
@@ -121,29 +121,26 @@ def test_bug_a_newline_terminator_puts_every_segment_on_one_line(standard: str) 
     assert _segment_lines(_edi_events(module, newline)) == right
 
 
-def test_bug_a_segment_over_max_segment_is_read_or_skipped_by_where_it_starts() -> None:
+def test_a_segment_over_max_segment_is_skipped_wherever_it_starts() -> None:
     """Found by test_a_huge_segment_is_skipped_the_same_whatever_the_read_block: the
-    scanner skips a segment only once its unterminated bytes in the buffer exceed
-    MAX_SEGMENT, and the buffer then holds up to two read blocks. A 1.5 MB segment at
-    the start of a file (shipped BLOCK = MAX_SEGMENT = 1 MiB) is read whole; the same
-    segment after 600 kB of other segments is skipped ('segment longer than 1,048,576
-    bytes: skipped'). Which segments a file loses must not depend on where they start."""
+    scanner skipped a segment only once its unterminated bytes in the buffer exceeded
+    MAX_SEGMENT, and the buffer then held up to two read blocks: a 1.5 MB segment at the
+    start of a file (shipped BLOCK = MAX_SEGMENT = 1 MiB) was read whole, the same
+    segment after 600 kB of other segments skipped."""
     huge = "FTX+AAI+++" + "X" * 1_500_000 + "'"
     pad = ["FTX+AAI+++" + "P" * 2000 + "'"] * 300
     [early, _end] = _edi_events(edifact, _interchange(huge))
     [late, _end] = _edi_events(edifact, _interchange(*pad, huge))
     late_codes = [p.code for p in late.problems]
     assert "39" in late_codes                      # skipped when it starts late
-    assert [p.code for p in early.problems] == late_codes  # fails: read when it starts early
+    assert [p.code for p in early.problems] == late_codes  # and when it starts early
 
 
-def test_bug_a_skipped_segment_ending_in_a_released_release_swallows_the_next() -> None:
+def test_a_skipped_segment_ending_in_a_released_release_ends_there() -> None:
     """Found while reducing the failures of the read-block property: skipping a segment
-    too long to hold (Scanner._skip_long) takes any terminator preceded by a release
-    character as escaped, even '??'' (a released '?', then the terminator), so the skip
-    runs on and the next segment (here BGM, line 4) vanishes into it. Reproducer with
-    MAX_SEGMENT = 100 and BLOCK = 7: UNB…'\\nUNH+1+ORDERS:D:96A:UN:EAN008'\\nFTX+AAI+++X…X
-    (300 X) ??'\\nBGM+220+A+9'\\nUNT+4+1'\\nUNZ+1+77'."""
+    too long to hold took any terminator preceded by a release character as escaped,
+    even '??'' (a released '?', then the terminator), so the skip ran on and the next
+    segment (here BGM, line 4) vanished into it (MAX_SEGMENT = 100, BLOCK = 7)."""
     data = _interchange("FTX+AAI+++" + "X" * 300 + "??'", "BGM+220+A+9'")
     with mock.patch.object(edistream, "MAX_SEGMENT", 100), \
             mock.patch.object(edistream, "BLOCK", 7):
@@ -152,13 +149,12 @@ def test_bug_a_skipped_segment_ending_in_a_released_release_swallows_the_next() 
 
 
 @pytest.mark.parametrize("block", [1, 2, 3, 6, 7])
-def test_bug_a_released_terminator_ends_a_skipped_segment_at_a_block_end(block: int
-                                                                          ) -> None:
-    """Found the same way: when the skip of a too-long segment refills its buffer, it
-    forgets the buffer's last byte, so a released terminator ('?'') whose release ends a
-    block is taken as the segment's end; the rest of the segment is then read as a
-    segment of its own ("'more' is not a segment tag"). With blocks of 4 or 5 bytes the
-    same file is read right."""
+def test_a_released_terminator_does_not_end_a_skipped_segment_at_a_block_end(block: int
+                                                                               ) -> None:
+    """Found the same way: when the skip of a too-long segment refilled its buffer, it
+    forgot the buffer's last byte, so a released terminator ('?'') whose release ended a
+    block was taken as the segment's end and the rest read as a segment of its own
+    ("'more' is not a segment tag")."""
     data = _interchange("FTX+AAI+++" + "X" * 300 + "?'more'", "BGM+220+A+9'")
     with mock.patch.object(edistream, "MAX_SEGMENT", 100), \
             mock.patch.object(edistream, "BLOCK", block):
