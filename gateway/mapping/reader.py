@@ -14,8 +14,10 @@ from typing import Any, BinaryIO
 
 from ..errors import DataError, Problem
 from ..formats import xml as xml_format
-from ..formats.edi import (EdiProblem, GroupEnd, Message, Node, compile_path,
-                           compile_segments, message_tree)
+from ..formats.edi import (EdiProblem, GroupEnd, Message, Nest, Node, compile_first,
+                           compile_path, compile_segments, flat_code, flat_inlinable,
+                           flat_prefixes, flat_segments, message_attr, message_index,
+                           message_tree, qualifier)
 from ..formats.csv import CsvRowReader
 from ..formats.fixed_width import FixedLineReader, FixedOptions, short_line_guard
 from ..formats.grouped import Assembler, ItemReader, read_grouped_elements, read_grouped_rows
@@ -457,24 +459,41 @@ def _read_edi(mapping: Mapping, src: BinaryIO, file_name: str, problems: Problem
     file's."""
     spec = mapping.edi_read
     assert spec is not None
-    assembler = _compiled(mapping, ("read", "edi"), lambda: _edi_assembler(mapping))
-    nest = dict(spec.nest)
+    nest = Nest(dict(spec.nest))
+    flat = _compiled(mapping, ("read", "edi", "flat"), lambda: _edi_flat_assembler(mapping))
+    if flat is False:
+        assembler = _compiled(mapping, ("read", "edi"), lambda: _edi_assembler(mapping))
+    else:
+        assembler, items = flat
+    build = assembler.build
     for event in _edi_events(mapping.format)(src, file_name):
-        if not isinstance(event, Message):
-            head = (event.group if isinstance(event, GroupEnd) else event.interchange).header
+        if event.__class__ is not Message:
+            head = (event.group if isinstance(event, GroupEnd)  # type: ignore[union-attr]
+                    else event.interchange).header  # type: ignore[union-attr]
             for p in event.problems:
                 problems.add_file_problem(_located(p, head.line, file_name))
             continue
-        refused = _edi_refusal(mapping, spec, event, file_name)
+        refused = _edi_refusal(mapping, spec, event, file_name)  # type: ignore[arg-type]
         if refused is not None:
             problems.add_record_problems([refused])
         elif event.problems:
             problems.add_record_problems([_located(p, event.line, file_name)
                                           for p in event.problems])
-        else:
-            yield from read_grouped_elements(
-                ((event.line, message_tree(event, nest), True),), assembler, _edi_parts,
-                problems, file_name)
+        else:  # the message as one record, its groups' items its segment groups
+            line = event.line  # type: ignore[union-attr]
+            collected: list[Problem] = []
+            if flat is False:
+                tree = message_tree(event, nest)  # type: ignore[arg-type]
+                rec = build((line, tree, True), lambda it: _edi_parts(tree, it), collected,
+                            file_name)
+            else:
+                root = (None, message_index(event, nest), event)  # type: ignore[arg-type]
+                rec = build((line, root, True), lambda it: items[it.name](root), collected,
+                            file_name)
+            if rec is None:
+                problems.add_record_problems(collected)
+            else:
+                yield line, rec
 
 
 def _edi_events(fmt: str) -> Any:
@@ -518,13 +537,106 @@ def _edi_assembler(mapping: Mapping) -> Assembler:
         for g in mapping.groups))
 
 
-Finder = Callable[[Any], tuple[Any, int | None]]  # element → (raw value, its segment's line)
+def _edi_flat_assembler(mapping: Mapping) -> tuple[Assembler, dict[str, Any]] | bool:
+    """The message's record and its groups' items read over the flat tree, every path
+    written out inline (``edi.flat_code``), and each group's items as ``(line, node,
+    True)`` rows; False when a path of the mapping is not of a shape written out (the
+    message tree and the paths' functions read it then)."""
+    spec = mapping.edi_read
+    assert spec is not None
+    triggers = frozenset(dict(spec.nest))
+    every = [*mapping.fields, *(f for g in mapping.groups for f in g.fields)]
+    if any(f.all or not all(flat_inlinable(p) for p in _field_paths(f)) for f in every):
+        return False
+    finders = {}
+    for g in mapping.groups:
+        find = flat_segments(g.path or "", triggers)
+        if find is None:
+            return False
+        finders[g.name] = _flat_parts(find)
+    return Assembler(_edi_flat_row(mapping.fields, True, triggers), tuple(
+        ItemReader(g.name, _edi_flat_row(tuple(f for f in g.fields if not f.row_number),
+                                         False, triggers),
+                   _always, tuple((f.name, Memo(f.chain), f.label)
+                                  for f in g.fields if f.row_number), path=g.path)
+        for g in mapping.groups)), finders
+
+
+def _flat_parts(find: Callable[[Any], list[Any]]) -> Callable[[Any], list[Any]]:
+    def parts(root: Any) -> list[tuple[int, Any, bool]]:
+        return [(node[0].line, node, True) for node in find(root)]
+    return parts
+
+
+def _field_paths(f: FieldSpec) -> tuple[str, ...]:
+    return f.paths or ((f.path,) if f.path is not None else ())
+
+
+def _edi_flat_row(fields: tuple[FieldSpec, ...], root: bool, triggers: frozenset[str]
+                  ) -> Any:
+    """A message (or one of its segment groups) → its fields, as one function written
+    out for the mapping's fields (as ``compiled.py`` does for CSV): each path read
+    inline, the children lists paths start from picked once, then each field's memo. A
+    value a transform refuses is reported on the line of the segment it was read from,
+    not the message's first line: a message spans many lines."""
+    env: dict[str, Any] = {"MISS": MISS, "Failed": Failed, "_refused": _refused,
+                           "qualifier": qualifier, "message_attr": message_attr}
+    prefixes: dict[tuple[str, str], str] = {}
+
+    def prefix(tag: str, q: str) -> str:
+        name = prefixes.get((tag, q))
+        if name is None:
+            name = prefixes[tag, q] = f"P{len(prefixes)}"
+        return name
+
+    body: list[str] = []
+    for i, f in enumerate(fields):
+        paths = _field_paths(f)
+        body.append("raw = at = None")
+        for j, path in enumerate(paths):
+            code = flat_code(path, "node", root, triggers, prefix)
+            if f.paths:  # the first path that finds a text
+                code += ["if raw == '':", "    raw = at = None"]
+            if j:
+                code = ["if raw is None:", *("    " + c for c in code)]
+            body += code
+        memo = Memo(f.chain)
+        env[f"g{i}"], env[f"c{i}"] = memo.cache.get, memo.compute
+        env[f"L{i}"] = f.label
+        body += [f"r = g{i}(raw, MISS)",
+                 "if r is MISS:",
+                 f"    r = c{i}(raw)",
+                 "if r.__class__ is Failed:",
+                 f"    ok = _refused(problems, r, at or line, L{i}, raw, file_name)"]
+        if f.lang is None:
+            body += ["else:", f"    rec[{f.name!r}] = r"]
+        else:  # one language of a localized field: merged into {lang: text}
+            body += ["elif r is None or r == '':",
+                     f"    rec.setdefault({f.name!r}, None)",
+                     "else:",
+                     f"    langs = rec.get({f.name!r})",
+                     "    if langs is None:",
+                     f"        langs = rec[{f.name!r}] = {{}}",
+                     f"    langs[{f.lang!r}] = r"]
+    lines = ["def map_row(line, node, _terminated, problems, file_name):",
+             *("    " + c for c in flat_prefixes(prefixes, "node", triggers)),
+             "    rec = {}",
+             "    ok = True",
+             *("    " + b for b in body),
+             "    return rec if ok else None"]
+    exec("\n".join(lines), env)  # noqa: S102 - code built from checked paths only
+    return env["map_row"]
+
+
+# a message tree (or a node of it) → the raw value and its segment's line, or None
+Finder = Callable[[Any], "tuple[Any, int | None] | None"]
 
 
 def _edi_row(fields: tuple[FieldSpec, ...]) -> Any:
-    """A message (or one of its segment groups) → its fields. A value a transform
-    refuses is reported on the line of the segment it was read from, not the message's
-    first line: a message spans many lines."""
+    """A message (or one of its segment groups) → its fields, read by the paths'
+    functions over the message tree. A value a transform refuses is reported on the line
+    of the segment it was read from, not the message's first line: a message spans many
+    lines."""
     reads = tuple((f.name, f.lang, _edi_finder(f), Memo(f.chain), f.label) for f in fields)
 
     def map_row(line: int, el: Any, _terminated: bool, problems: Any, file_name: str
@@ -532,14 +644,16 @@ def _edi_row(fields: tuple[FieldSpec, ...]) -> Any:
         rec: Record = {}
         ok = True
         for name, lang, find, memo, label in reads:
-            raw, at = find(el)
+            got = find(el) if find is not None else None
+            if got is None:
+                raw = at = None
+            else:
+                raw, at = got
             result = memo.cache.get(raw, MISS)
             if result is MISS:
                 result = memo.compute(raw)
             if result.__class__ is Failed:
-                problems.append(Problem(result.message, line=at or line, field=label,
-                                        value=show(raw), file=file_name))
-                ok = False
+                ok = _refused(problems, result, at or line, label, raw, file_name)
             elif lang is None:
                 rec[name] = result
             elif result is None or result == "":
@@ -553,40 +667,50 @@ def _edi_row(fields: tuple[FieldSpec, ...]) -> Any:
     return map_row
 
 
-def _edi_finder(f: FieldSpec) -> Finder:
+def _refused(problems: Any, result: Failed, line: int | None, label: str, raw: Any,
+             file_name: str) -> bool:
+    problems.append(Problem(result.message, line=line, field=label, value=show(raw),
+                            file=file_name))
+    return False
+
+
+def _edi_finder(f: FieldSpec) -> Finder | None:
+    """What a field reads (None: a constant, nothing)."""
     if f.paths:
         finders = tuple(_edi_path(p, False) for p in f.paths)
 
-        def first_of(el: Any) -> tuple[Any, int | None]:
-            for find in finders:
-                raw, at = find(el)
-                if raw is not None and raw != "":
-                    return raw, at
-            return None, None
+        def first_of(el: Any) -> tuple[Any, int | None] | None:
+            for find in finders:  # the first path that finds a text
+                got = find(el)
+                if got is not None and got[0] != "":
+                    return got
+            return None
         return first_of
     if f.path is not None:
         return _edi_path(f.path, f.all)
-    return _constant
-
-
-def _constant(_el: Any) -> tuple[None, None]:
-    return None, None
+    return None
 
 
 def _edi_path(path: str, every: bool) -> Finder:
     """The text (or, with ``every``, the tuple of texts) at a path of the message tree,
-    and the line of the segment it was found in."""
-    return compile_path(path, every)
+    and the line of the segment it was found in; None when nothing is there."""
+    if not every:
+        return compile_first(path)
+    find_all = compile_path(path, True)
+
+    def every_text(el: Any) -> tuple[Any, int | None] | None:
+        got = find_all(el)
+        return None if got[0] is None else got
+    return every_text
 
 
 _ITEM_PATHS: dict[str, Callable[[Node], list[Node]]] = {}
 
 
-def _edi_parts(node: Node, it: ItemReader) -> Iterator[tuple[int, Any, bool]]:
+def _edi_parts(node: Node, it: ItemReader) -> list[tuple[int, Any, bool]]:
     """The items of a group: the segments its path finds, each with its line."""
     path = it.path or ""
     find = _ITEM_PATHS.get(path)
     if find is None:
         find = _ITEM_PATHS[path] = compile_segments(path)
-    for child in find(node):
-        yield child.seg.line, child, True  # type: ignore[union-attr]
+    return [(child.seg.line, child, True) for child in find(node)]  # type: ignore[union-attr]
