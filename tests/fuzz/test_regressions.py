@@ -191,8 +191,10 @@ def test_bug_a_problem_of_a_message_header_is_put_on_another_message() -> None:
     message, on the interchange. Here a UNOY interchange whose second UNH holds a byte
     that is not UTF-8 (b'UNH+2+ORDERS:D:96A:UN:EAN\\xff08'): message 2 comes out ok,
     'EAN\\ufffd08' as its association, and the problem 'byte 0xff is not utf-8 text'
-    (line 5) is the interchange's, so the gateway accepts the message. A UNH cut short at
-    the end of the file likewise puts 'segment UNH cut short' on the message before it."""
+    (line 5) is the interchange's, so the gateway accepts the message. A header cut short
+    at the end of the file likewise puts 'segment ST cut short' on the message before it
+    (X12 after e9500c3: '…PID*F*08***Ground arabica coffee 250 g~\\n\\x00ST' with the
+    set before it unterminated)."""
     data = (b"UNB+UNOY:4+S:14+R:14+261128:0915+77'\n"
             b"UNH+1+ORDERS:D:96A:UN:EAN008'\nBGM+220+PO-1+9'\nUNT+3+1'\n"
             b"UNH+2+ORDERS:D:96A:UN:EAN\xff08'\nBGM+220+PO-2+9'\nUNT+3+2'\nUNZ+2+77'\n")
