@@ -104,6 +104,8 @@ def main() -> int:
                     help="GATEWAY_FUZZ_EXAMPLES of each round")
     ap.add_argument("--out", type=Path, default=Path("/tmp/gateway-fuzz-campaign"))
     ap.add_argument("--db", type=Path, default=None, help="GATEWAY_FUZZ_DB")
+    ap.add_argument("--tests", nargs="+", default=list(FILES),
+                    help="test files or ids to run (default: every reader's)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, GATEWAY_FUZZ="long", GATEWAY_FUZZ_EXAMPLES=str(args.examples))
@@ -117,7 +119,7 @@ def main() -> int:
         n = len(rounds) + 1
         t0 = time.time()
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", *FILES, "-q", "-p", "no:cacheprovider",
+            [sys.executable, "-m", "pytest", *args.tests, "-q", "-p", "no:cacheprovider",
              "--hypothesis-show-statistics", "--hypothesis-seed", str(int(t0 * 1000)),
              "-rfExX"],
             cwd=ROOT, env=env, capture_output=True, text=True)
@@ -138,6 +140,7 @@ def main() -> int:
         summary = {
             "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
             "seconds": round(time.time() - started, 1), "examples_setting": args.examples,
+            "tests": args.tests,
             "rounds": rounds, "known_bug_tests": sorted(known),
             "per_reader": {}, "per_test": {t: dict(c) for t, c in sorted(per_test.items())}}
         readers: dict[str, Counter[str]] = {}
