@@ -237,10 +237,21 @@ class Scanner:
 def split(text: str, seps: Separators) -> tuple[str, tuple[Element, ...]]:
     """A segment's text → its tag and elements (repetitions of components)."""
     rel = seps.release
-    if rel is not None and rel in text:
-        return _split_released(text, seps)
-    parts = text.split(seps.element)
     comp, rep = seps.component, seps.repetition
+    if rel is not None and rel in text:
+        term = seps.segment
+        released = rel + term
+        if text.count(rel) != text.count(released) or (rep is not None and rep in text) \
+                or term in (comp, seps.element, rel) or rel in (comp, seps.element):
+            return _split_released(text, seps)
+        # released terminators only, which cut nothing here: each put back as itself
+        parts = text.split(seps.element)
+        if rel in parts[0]:
+            return _split_released(text, seps)
+        return parts[0].split(comp)[0], tuple([
+            (tuple((p.replace(released, term) if rel in p else p).split(comp)),)
+            for p in parts[1:]])
+    parts = text.split(seps.element)
     if rep is not None and rep in text:
         elements = tuple([tuple([tuple(r.split(comp)) for r in p.split(rep)])
                           for p in parts[1:]])
@@ -584,23 +595,39 @@ class Reader:
         seps = self.seps
         T = seps.segment
         R = seps.release
-        pieces = text.split(T)
-        broken = False
-        if R is not None and R + T in text:
-            pieces, broken = _rejoin(pieces, R, T)
         tnl = T == "\n"
-        bodies, lines = _layout(pieces, text, line0, T, tnl, broken)
+        cut = _one_a_line(text, T, R)
+        if cut is not None:  # each segment on a line of its own: cut at terminator + CRLF
+            lead, pieces = cut
+            sep = len(T) + 2
+            bodies: list[str] = pieces
+            lines: Iterable[int] = range(line0 + (lead > 0), line0 + (lead > 0) + len(pieces))
+            longest = max(map(len, pieces)) + 2
+        else:
+            lead, sep = 0, len(T)
+            pieces = text.split(T)
+            broken = False
+            if R is not None and R + T in text:
+                pieces, broken = _rejoin(pieces, R, T)
+            bodies, lines = _layout(pieces, text, line0, T, tnl, broken)
+            longest = max(map(len, pieces))
 
         def seek(i: int) -> None:
-            # piece i begins after i terminators (the last one, past the text, included)
-            at = sum(map(len, pieces[:i])) + i
+            """To the beginning of piece i (after the text: after its last terminator)."""
+            at = len(text) + 1 if i >= len(pieces) else lead + sum(map(len, pieces[:i])) + i * sep
             size = at if not i or self.single or text.isascii() else \
                 len(text[:at - 1].encode(self.codec)) + 1
             self.sc.seek(base + size, line0 + text.count("\n", 0, at)
                          + (tnl and at > len(text)))
 
-        longest = max(map(len, pieces))
         if longest * (1 if self.single or text.isascii() else 4) > self.sc.max_segment:
+            if cut is not None:  # segments' lengths as the scanner has them: cut again
+                lead, sep = 0, len(T)
+                pieces = text.split(T)
+                broken = False
+                if R is not None and R + T in text:
+                    pieces, broken = _rejoin(pieces, R, T)
+                bodies, lines = _layout(pieces, text, line0, T, tnl, broken)
             limit = self.sc.max_segment
             make, make_text, codec = self.make, self.make_text, self.codec
             return (yield from self._careful(asm, (
@@ -703,6 +730,33 @@ class Reader:
             append = o.segments.append
         o.count = count
         return False
+
+
+def _one_a_line(text: str, term: str, rel: str | None) -> tuple[int, list[str]] | None:
+    """The most common layout, counted at once: every terminator (but released ones)
+    followed by CRLF, no other line break and no whitespace before a segment. Then the
+    segments are the text cut at terminator + CRLF (a released terminator, never followed
+    by a line break here, stays in its segment): the length of the line break the text
+    begins with, and the segments. None for any other layout."""
+    if term in "\r\n" or not text:
+        return None
+    crlf = term + "\r\n"
+    lead = 2 if text.startswith("\r\n") else 0
+    n = text.count(crlf)
+    if text.count("\n") != n + (lead > 0) or text.count("\r") != n + (lead > 0):
+        return None
+    released = 0
+    if rel is not None and rel in text:
+        # a lone release before a terminator escapes it: no run of two, no break after
+        if rel + rel in text or rel + crlf in text:
+            return None
+        released = text.count(rel + term)
+    if text.count(term) != n + released:
+        return None
+    if text[lead:lead + 1] in (" ", "\t", "\x00") or any(
+            crlf + c in text for c in (" ", "\t", "\x00")):
+        return None
+    return lead, text[lead:].split(crlf)
 
 
 def _rejoin(pieces: list[Any], rel: Any, term: Any) -> tuple[list[Any], bool]:

@@ -167,3 +167,21 @@ def test_segments_too_long_are_skipped_by_their_length_only(
     if skipped:
         assert skipped[0].line == 3 and [s.tag for s in msg.segments] == ["UNH", "BGM", "UNT"]
     assert end.ok
+
+
+@pytest.mark.parametrize("text", [
+    "NAD+BY+1::9++L?'Arbre:x+b", "FTX+AAI+++?'?'", "FTX+AAI+++a?'b?'c:d?'", "BGM+2?'20",
+    "B?'GM+1", "FTX+AAI+++??'", "FTX+AAI+++?+?:?'", "FTX+AAI+++a*b?'"])
+def test_a_segment_with_released_terminators_only_splits_as_any_released_one(text: str
+                                                                              ) -> None:
+    for seps in (edifact.DEFAULT, edifact.DEFAULT_4):
+        assert edistream.split(text, seps) == edistream._split_released(text, seps)
+
+
+@pytest.mark.parametrize("text, cut", [
+    ("\r\nA+1'\r\nB+2", (2, ["A+1", "B+2"])), ("A+1'\r\nB+2", (0, ["A+1", "B+2"])),
+    ("A+x?'y'\r\nB+2", (0, ["A+x?'y", "B+2"])), ("A+1'B+2", None), ("A+1'\nB+2", None),
+    ("A+1'\r\n B+2", None), ("A+1??'\r\nB+2", None), ("A+1?'\r\nB+2", None),
+    ("A+1'\r\n\r\nB+2", None), ("A\r\n+1'\r\nB", None), ("", None)])
+def test_one_segment_a_line_is_cut_at_once(text: str, cut: Any) -> None:
+    assert edistream._one_a_line(text, "'", "?") == cut
