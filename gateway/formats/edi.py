@@ -338,6 +338,13 @@ def message_attr(msg: Message, name: str) -> str | None:
             }.get(name)
 
 
+# the same, as the expressions written out for a message named ``msg``
+_MESSAGE_ATTRS = {"type": "msg.type", "version": "msg.version",
+                  "reference": "msg.reference", "sender": "msg.interchange.sender",
+                  "recipient": "msg.interchange.recipient",
+                  "control": "msg.interchange.control"}
+
+
 def qualifier(seg: Segment) -> str:
     """``seg.value(1)``, a segment's qualifier."""
     els = seg.elements
@@ -384,44 +391,45 @@ def flat_code(path: str, node: str, root: bool, triggers: frozenset[str],
               prefix: Callable[[str, str], str]) -> list[str]:
     """Python lines setting ``raw`` (None beforehand) to the first text a path finds
     from the flat node named ``node`` (left None: nothing) and ``at`` to the line of its
-    segment, for a path ``flat_inlinable`` says is. ``root``: the node is the message's
-    (its ``@attr`` are the message's). ``prefix(tag, q)`` names the list of the node's
-    children of a tag with a qualifier, for the caller to pick once (``flat_prefixes``)."""
+    segment, for a path ``flat_inlinable`` says is. The lines use ``seg0`` and ``index0``,
+    the node's segment and index, and ``msg``, the message when the node is its root
+    (``root``). ``prefix(tag, q)`` names the list of the node's children of a tag with a
+    qualifier, for the caller to pick once (``flat_prefixes``)."""
     got = _flat_steps(path)
     assert got is not None, path
     segs, tail = got
     lines: list[str] = []
     depth = 0
-    seg = f"{node}[0]"
+    seg = "seg0"
     indent = ""
     for tag, q in segs:
         if depth and segs[depth - 1][0] not in triggers:
             return []  # below a segment that holds no group: nothing
         entries = prefix(tag, q) if depth == 0 and q is not None else (
-            f"{node}[1].get({tag!r}, ())" if depth == 0 else f"x{depth}.get({tag!r}, ())")
+            f"index{depth}.get({tag!r}, ())")
         depth += 1
-        trig = tag in triggers
-        lines.append(f"{indent}for e{depth} in {entries}:")
+        if tag in triggers:
+            lines += [f"{indent}for seg{depth}, index{depth} in {entries}:"]
+        else:
+            lines += [f"{indent}for seg{depth} in {entries}:"]
         indent += "    "
-        lines.append(f"{indent}s{depth} = e{depth}[0]" if trig
-                     else f"{indent}s{depth} = e{depth}")
-        if trig:
-            lines.append(f"{indent}x{depth} = e{depth}[1]")
         if q is not None and depth > 1:
-            lines.append(f"{indent}if qualifier(s{depth}) != {q!r}:")
+            lines.append(f"{indent}if {_qualifier_code(f'seg{depth}')} != {q!r}:")
             lines.append(f"{indent}    continue")
-        seg = f"s{depth}"
+        seg = f"seg{depth}"
     kind = tail[0][0]
     if kind == "attr":
         name = tail[0][1]
         if depth == 0 and root:
-            lines.append(f"raw = message_attr({node}[2], {name!r})")
+            if name in _MESSAGE_ATTRS:
+                lines.append(f"raw = {_MESSAGE_ATTRS[name]}")
         elif name == "q":
+            at = ""
             if depth == 0:
-                lines += [f"if {seg} is not None:", "    raw = qualifier(" + seg + ") or None",
-                          f"    at = {seg}.line"]
-            else:
-                lines += [f"{indent}raw = qualifier({seg}) or None", f"{indent}at = {seg}.line"]
+                lines.append(f"if {seg} is not None:")
+                at = "    "
+            lines += [f"{indent}{at}raw = {_qualifier_code(seg)} or None",
+                      f"{indent}{at}at = {seg}.line"]
     else:
         if depth == 0:
             lines.append(f"if {seg} is not None:")
@@ -458,18 +466,26 @@ def flat_code(path: str, node: str, root: bool, triggers: frozenset[str],
     return lines
 
 
-def flat_prefixes(prefixes: dict[tuple[str, str], str], node: str,
-                  triggers: frozenset[str]) -> list[str]:
-    """Lines picking the lists ``flat_code`` named: one pass over a tag's children
-    sorts them by the qualifiers asked for."""
+def _qualifier_code(seg: str) -> str:
+    """``qualifier(seg)`` written out."""
+    return (f"({seg}.elements[0][0][0] if {seg}.elements and {seg}.elements[0] and "
+            f"{seg}.elements[0][0] else '')")
+
+
+def flat_prefixes(prefixes: dict[tuple[str, str], str], triggers: frozenset[str]
+                  ) -> list[str]:
+    """Lines picking the lists ``flat_code`` named from the node's index ``index0``: one
+    pass over a tag's children sorts them by the qualifiers asked for."""
     lines: list[str] = []
     by_tag: dict[str, list[tuple[str, str]]] = {}
     for (tag, q), name in prefixes.items():
         by_tag.setdefault(tag, []).append((q, name))
         lines.append(f"{name} = []")
     for tag, wanted in by_tag.items():
-        seg = "e[0]" if tag in triggers else "e"
-        lines += [f"for e in {node}[1].get({tag!r}, ()):", f"    q = qualifier({seg})"]
+        entry = "e[0]" if tag in triggers else "e"
+        lines += [f"for e in index0.get({tag!r}, ()):",
+                  f"    els = {entry}.elements",
+                  "    q = els[0][0][0] if els and els[0] and els[0][0] else ''"]
         for i, (q, name) in enumerate(wanted):
             lines += [f"    {'if' if i == 0 else 'elif'} q == {q!r}:",
                       f"        {name}.append(e)"]

@@ -687,6 +687,7 @@ class Reader:
         seps = self.seps
         E, C, R, P = seps.element, seps.component, seps.release or "", seps.repetition or ""
         known = self.known
+        envelope = self.envelope.difference(self.starts)
         make_text = self.make_text
         o = asm.o
         limit = asm.max_message_segments
@@ -701,9 +702,18 @@ class Reader:
             if room and tag in known:
                 if (released and R in body) or (repeated and P in body):
                     elements = split(body, seps)[1]
-                else:
-                    del parts[0]
-                    elements = tuple([(tuple(p.split(C)),) for p in parts])
+                else:  # as split() has them; the short ones written out
+                    n = len(parts)
+                    if n == 2:
+                        elements = ((tuple(parts[1].split(C)),),)
+                    elif n == 3:
+                        elements = ((tuple(parts[1].split(C)),), (tuple(parts[2].split(C)),))
+                    elif n == 4:
+                        elements = ((tuple(parts[1].split(C)),), (tuple(parts[2].split(C)),),
+                                    (tuple(parts[3].split(C)),))
+                    else:
+                        del parts[0]
+                        elements = tuple([(tuple(p.split(C)),) for p in parts])
                 count += 1
                 seg = _new(Segment)
                 _set_tag(seg, tag)
@@ -714,8 +724,15 @@ class Reader:
                 room = count < limit
                 continue
             o.count = count
-            seg, pending = make_text(body, line)
-            out, begins = self._give(asm, seg, pending)
+            if tag in envelope and not ((released and R in body) or (repeated and P in body)):
+                # a header or trailer (a valid tag, whole): made here, given to feed
+                del parts[0]
+                out = asm.feed(Segment(tag, tuple([(tuple(p.split(C)),) for p in parts]),
+                                       line))
+                begins = False
+            else:
+                seg, pending = make_text(body, line)
+                out, begins = self._give(asm, seg, pending)
             if out:
                 yield from out
             if begins:

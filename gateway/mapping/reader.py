@@ -16,8 +16,7 @@ from ..errors import DataError, Problem
 from ..formats import xml as xml_format
 from ..formats.edi import (EdiProblem, GroupEnd, Message, Nest, Node, compile_first,
                            compile_path, compile_segments, flat_code, flat_inlinable,
-                           flat_prefixes, flat_segments, message_attr, message_index,
-                           message_tree, qualifier)
+                           flat_prefixes, flat_segments, message_index, message_tree)
 from ..formats.csv import CsvRowReader
 from ..formats.fixed_width import FixedLineReader, FixedOptions, short_line_guard
 from ..formats.grouped import Assembler, ItemReader, read_grouped_elements, read_grouped_rows
@@ -579,8 +578,7 @@ def _edi_flat_row(fields: tuple[FieldSpec, ...], root: bool, triggers: frozenset
     inline, the children lists paths start from picked once, then each field's memo. A
     value a transform refuses is reported on the line of the segment it was read from,
     not the message's first line: a message spans many lines."""
-    env: dict[str, Any] = {"MISS": MISS, "Failed": Failed, "_refused": _refused,
-                           "qualifier": qualifier, "message_attr": message_attr}
+    env: dict[str, Any] = {"MISS": MISS, "Failed": Failed, "_refused": _refused}
     prefixes: dict[tuple[str, str], str] = {}
 
     def prefix(tag: str, q: str) -> str:
@@ -619,7 +617,10 @@ def _edi_flat_row(fields: tuple[FieldSpec, ...], root: bool, triggers: frozenset
                      f"        langs = rec[{f.name!r}] = {{}}",
                      f"    langs[{f.lang!r}] = r"]
     lines = ["def map_row(line, node, _terminated, problems, file_name):",
-             *("    " + c for c in flat_prefixes(prefixes, "node", triggers)),
+             "    seg0 = node[0]",
+             "    index0 = node[1]",
+             *(["    msg = node[2]"] if root else []),
+             *("    " + c for c in flat_prefixes(prefixes, triggers)),
              "    rec = {}",
              "    ok = True",
              *("    " + b for b in body),

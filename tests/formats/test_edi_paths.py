@@ -13,8 +13,8 @@ import pytest
 
 from gateway.formats import edifact, x12
 from gateway.formats.edi import (Message, Nest, compile_first, compile_segments, flat_code,
-                                 flat_inlinable, flat_prefixes, flat_segments, message_attr,
-                                 message_index, message_tree, qualifier)
+                                 flat_inlinable, flat_prefixes, flat_segments, message_index,
+                                 message_tree)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 NEST = {"NAD": ("RFF", "CTA", "COM", "DTM"), "LIN": ("PIA", "IMD", "QTY", "PRI", "ALC", "MOA",
@@ -117,11 +117,12 @@ def inline(path: str, root: bool, triggers: frozenset[str]) -> Any:
         return prefixes.setdefault((tag, q), f"P{len(prefixes)}")
 
     code = flat_code(path, "node", root, triggers, prefix)
-    lines = ["def find(node):", *("    " + c for c in flat_prefixes(prefixes, "node",
-                                                                   triggers)),
+    lines = ["def find(node):", "    seg0, index0 = node[0], node[1]",
+             *(["    msg = node[2]"] if root else []),
+             *("    " + c for c in flat_prefixes(prefixes, triggers)),
              "    raw = at = None", *("    " + c for c in code),
              "    return None if raw is None else (raw, at)"]
-    env: dict[str, Any] = {"qualifier": qualifier, "message_attr": message_attr}
+    env: dict[str, Any] = {}
     exec("\n".join(lines), env)
     return env["find"]
 
