@@ -218,3 +218,25 @@ def test_bug_a_line_break_in_a_unb_tag_loses_its_interchange() -> None:
     events = _edi_events(edifact, data)
     assert [e.reference for e in events if isinstance(e, Message)] == ["1", "2", "3", "1", "2"]
     assert all(e.ok for e in events if hasattr(e, "ok"))
+
+
+def test_bug_a_nul_in_a_quoted_field_over_two_lines_loses_the_rows_after_it() -> None:
+    """Found by test_a_csv_row_reads_the_same_whatever_rows_follow_it[erp_prices_csv] in
+    the long campaign (a problem on line 4 with the file cut after its row, on line 5
+    without). The line reader leaves out a line with a NUL byte before the CSV parser
+    sees it; when that line closes a quoted field opened on the line before, the quote is
+    never closed and swallows every row after it: here C-1 and D-1, good rows on lines 5
+    and 6, are not read and one 'malformed CSV: unexpected end of data' on line 6 stands
+    for them. The row with the NUL (lines 3-4) should be refused alone."""
+    from .harness import mapping, read_all
+
+    t = "28/11/2026 09:15"
+    data = ("ARTICLE;DEPOT;QTE_VIRTUELLE;DATE_MAJ\r\n"
+            f"A-1;MAIN;1,000;{t}\r\n"
+            f"\"B-1\r\nB-2\x00\";MAIN;2,000;{t}\r\n"
+            f"C-1;MAIN;3,000;{t}\r\n"
+            f"D-1;MAIN;4,000;{t}\r\n").encode("cp1252")
+    out = read_all(mapping("erp_stock_csv"), data, "stock.csv")
+    assert [(line, rec["sku"]) for line, rec in out.records] == [
+        (2, "A-1"), (5, "C-1"), (6, "D-1")]
+    assert [p.line for p in out.problems] in ([3], [4]), out.problems
