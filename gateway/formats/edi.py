@@ -18,7 +18,10 @@ several times. Segment groups nest as the mapping declares (``nest``): a trigger
 (``LIN``) holds the segments that follow it while they belong to its group (``QTY``,
 ``PRI``, ``ALC``…), so that ``LIN`` is a repeated child and ``QTY[@q='21']/e1/c2`` a path
 inside it. What a path finds comes with its segment's line in the file. The paths are
-those of XML mappings, evaluated directly on the segments: no XML tree is built.
+those of XML mappings, evaluated directly on the segments: no XML tree is built. A
+mapping reader whose paths all have the common shapes writes them out as Python over a
+flat index of the message instead (``message_index``, ``flat_code``): what that code
+finds is what the path functions find on the tree (tests/formats/test_edi_paths.py).
 """
 
 from __future__ import annotations

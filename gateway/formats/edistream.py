@@ -1,20 +1,28 @@
 """What the EDIFACT and X12 syntax modules share: a byte scanner that cuts a stream into
-segments, the envelope assembler that turns segments into the events of ``edi.py`` and
-checks every count and reference, and the envelope-writing base with its counters.
+segments, the reader that makes them into segments a read block at a time, the envelope
+assembler that turns segments into the events of ``edi.py`` and checks every count and
+reference, and the envelope-writing base with its counters.
 
 The two syntaxes differ in how an interchange announces its separators (UNA, the fixed
 ISA) and how texts are escaped; the nesting interchange › group › message, the trailers'
 counts and control references and what to do when a trailer is missing are the same,
 so they are written once, here, with each standard's tags and error codes in a ``Spec``.
 
+Speed: every segment of a file goes through one loop (``Reader._fast``) that cuts it
+into elements and places it in its message; the whole segments of a read block are
+decoded and cut at once before it. What that loop gives is what reading a segment at a
+time gives (``Scanner.segment`` and the syntax's ``make``, still used for what a block
+cannot do): tests/formats/test_edi_blocks.py holds the one to the other.
+
 Memory stays bounded whatever the file's size: the scanner holds one read block and the
-segment being cut (a segment past ``MAX_SEGMENT`` bytes is skipped, reported), and a
-message keeps at most ``MAX_MESSAGE_SEGMENTS`` segments.
+segment being cut (a segment past ``MAX_SEGMENT`` bytes is skipped, reported), the reader
+the segments of one block, and a message keeps at most ``MAX_MESSAGE_SEGMENTS``
+segments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, count as naturals, repeat
 from typing import Any, BinaryIO
@@ -525,7 +533,7 @@ class Reader:
         self.sc, self.seps, self.codec = sc, seps, codec
         self.make, self.make_text = make, make_text
         self.starts = spec.starts
-        self.term = ord(seps.segment) if len(seps.segment.encode("latin-1")) == 1 else -1
+        self.term = ord(seps.segment)
         rel = seps.release
         self.release = ord(rel) if rel is not None else None
         # cut as text when the terminator and the release are the same character in
@@ -591,7 +599,9 @@ class Reader:
         return [], False
 
     def _text_chunk(self, asm: Assembler, text: str, line0: int, base: int
-                    ) -> Iterator[Event]:
+                    ) -> Generator[Event, None, bool]:
+        """Whole segments decoded (``base``: where they begin in the scanner's buffer,
+        ``line0`` the line there); True when the interchange ended among them."""
         seps = self.seps
         T = seps.segment
         R = seps.release
@@ -639,7 +649,7 @@ class Reader:
                                       seps.repetition is not None and seps.repetition in text))
 
     def _bytes_chunk(self, asm: Assembler, data: bytes, line0: int, base: int
-                     ) -> Iterator[Event]:
+                     ) -> Generator[Event, None, bool]:
         """Whole segments that cannot be cut as text: each made from its bytes."""
         T = bytes([self.term])
         pieces = data.split(T)
@@ -663,7 +673,7 @@ class Reader:
 
     def _careful(self, asm: Assembler,
                  made: Iterator[tuple[Segment | None, EdiProblem | None]],
-                 seek: Callable[[int], None]) -> Iterator[Event]:
+                 seek: Callable[[int], None]) -> Generator[Event, None, bool]:
         """Segments given to the assembler one by one; True when the interchange ended
         (the scanner then sought to the next segment)."""
         for i, (seg, pending) in enumerate(made):
@@ -679,11 +689,12 @@ class Reader:
 
     def _fast(self, asm: Assembler, bodies: list[str], lines: Iterable[int],
               seek: Callable[[int], None], released: bool, repeated: bool
-              ) -> Iterator[Event]:
+              ) -> Generator[Event, None, bool]:
         """The loop every segment of a file goes through: an ordinary segment of an open
         message (a tag made before, no release or repetition character, room in the
         message) is cut into elements, made and placed here, as ``feed`` would;
-        anything else is made by ``make_text`` and given to ``feed``."""
+        anything else is made by ``make_text`` and given to ``feed``. True when the
+        interchange ended (the scanner then sought to where the next one may begin)."""
         seps = self.seps
         E, C, R, P = seps.element, seps.component, seps.release or "", seps.repetition or ""
         known = self.known
