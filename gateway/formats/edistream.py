@@ -22,6 +22,7 @@ segments.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, count as naturals, repeat
@@ -770,21 +771,25 @@ def _one_a_line(text: str, term: str, rel: str | None) -> tuple[int, list[str]] 
         return None
     crlf = term + "\r\n"
     lead = 2 if text.startswith("\r\n") else 0
-    n = text.count(crlf)
-    if text.count("\n") != n + (lead > 0) or text.count("\r") != n + (lead > 0):
+    pieces = text[lead:].split(crlf) if lead else text.split(crlf)
+    breaks = len(pieces) - 1 + (lead > 0)
+    if text.count("\n") != breaks or text.count("\r") != breaks:
         return None
     released = 0
-    if rel is not None and rel in text:
-        # a lone release before a terminator escapes it: no run of two, no break after
-        if rel + rel in text or rel + crlf in text:
+    if rel is not None and rel + term in text:
+        # a terminator after one release is escaped (none after a run of two or more
+        # here), and no line break follows one
+        if rel + rel + term in text or rel + crlf in text:
             return None
         released = text.count(rel + term)
-    if text.count(term) != n + released:
+    if text.count(term) != len(pieces) - 1 + released:
         return None
-    if text[lead:lead + 1] in (" ", "\t", "\x00") or any(
-            crlf + c in text for c in (" ", "\t", "\x00")):
+    if text[lead:lead + 1] in (" ", "\t", "\x00") or _SPACE_AFTER_BREAK.search(text):
         return None
-    return lead, text[lead:].split(crlf)
+    return lead, pieces
+
+
+_SPACE_AFTER_BREAK = re.compile("\r\n[ \t\x00]")
 
 
 def _rejoin(pieces: list[Any], rel: Any, term: Any) -> tuple[list[Any], bool]:
