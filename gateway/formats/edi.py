@@ -234,10 +234,13 @@ class Nest:
     """A mapping's ``nest`` ready for ``message_tree``: each group's trigger tag and the
     tags of the segments its group holds."""
 
-    __slots__ = ("members",)
+    __slots__ = ("members", "stays")
 
     def __init__(self, nest: Mapping[str, Iterable[str]] | None) -> None:
         self.members = {k: frozenset(v) for k, v in (nest or {}).items()}
+        # what stays in a trigger's group: its members, but the trigger (seen again, it
+        # starts a sibling group)
+        self.stays = {k: v - {k} for k, v in self.members.items()}
 
 
 def message_tree(msg: Message, nest: Mapping[str, Iterable[str]] | Nest | None = None
@@ -300,21 +303,24 @@ _EMPTY: dict[str, list[Any]] = {}
 
 def message_index(msg: Message, nest: Nest) -> dict[str, list[Any]]:
     """The index of a message's root: ``message_tree``'s, flat."""
-    members = nest.members
+    stays = nest.stays
     root: dict[str, list[Any]] = {}
-    stack: list[tuple[dict[str, list[Any]], frozenset[str], str]] = []
+    # the open groups, innermost last: (index, the tags that stay in the group)
+    stack: list[tuple[dict[str, list[Any]], frozenset[str]]] = []
     index = root
-    held: frozenset[str] | None = None
-    trigger = ""
+    stay: frozenset[str] | None = None
     for seg in msg.segments:
         tag = seg.tag
-        while held is not None and (tag not in held or tag == trigger):
-            stack.pop()
-            if stack:
-                index, held, trigger = stack[-1]
-            else:
-                index, held, trigger = root, None, ""
-        group = members.get(tag)
+        if stay is not None and tag not in stay:  # leave the groups it is no part of
+            while True:
+                stack.pop()
+                if not stack:
+                    index, stay = root, None
+                    break
+                index, stay = stack[-1]
+                if tag in stay:
+                    break
+        group = stays.get(tag)
         if group is None:
             siblings = index.get(tag)
             if siblings is None:
@@ -328,8 +334,8 @@ def message_index(msg: Message, nest: Nest) -> dict[str, list[Any]]:
                 index[tag] = [(seg, sub)]
             else:
                 siblings.append((seg, sub))
-            stack.append((sub, group, tag))
-            index, held, trigger = sub, group, tag
+            stack.append((sub, group))
+            index, stay = sub, group
     return root
 
 
