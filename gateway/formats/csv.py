@@ -72,6 +72,16 @@ class CsvRowReader:
         self._checked_utf8 = False
         self.unterminated_line: int | None = None
         self.max_line = LINE_LIMIT.get()
+        self._dropped: set[int] = set()  # lines left out, already reported
+
+    @property
+    def dropped(self) -> bool:
+        """Were lines left out (each reported)?"""
+        return bool(self._dropped)
+
+    def was_dropped(self, line: int) -> bool:
+        """Was this line left out (what ``_lines`` gave for it only stands in for it)?"""
+        return line in self._dropped
 
     def _lines(self) -> Iterator[str]:
         """Decoded lines; ASCII lines (most of a file) take the fast path in C."""
@@ -157,31 +167,40 @@ class CsvRowReader:
 
     def _check_line(self, text: str, lineno: int, encoding: str,
                     utf8_seq: re.Pattern[str] | None = None) -> str:
-        """One line of a suspicious block: the line itself, or "" when it must be dropped."""
+        """One line of a suspicious block: the line itself, or what stands for it when it
+        must be left out (``_drop``)."""
         if "\x00" in text:
-            self._problem("NUL byte in line: binary data or UTF-16 text", lineno)
-            return ""
+            return self._drop(text, lineno, "NUL byte in line: binary data or UTF-16 text")
         if _UNDECODED.search(text):
             raw = text.encode(encoding, "surrogateescape")
             try:
                 raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                self._problem(f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is "
-                              f"not valid {self.options.encoding}", lineno, exc.start + 1)
-                return ""
+                return self._drop(text, lineno, f"byte 0x{raw[exc.start]:02x} at column "
+                                  f"{exc.start + 1} is not valid {self.options.encoding}",
+                                  exc.start + 1)
         if "\ufeff" in text or "ï»¿" in text:
-            self._problem("byte order mark in the middle of the file (two files joined?)",
-                          lineno)
-            return ""
+            return self._drop(text, lineno, "byte order mark in the middle of the file "
+                              "(two files joined?)")
         if utf8_seq is not None and utf8_seq.search(text):
             try:
                 text.encode(encoding, "surrogateescape").decode("utf-8")
             except UnicodeDecodeError:
                 return text  # accented text of the declared code page
-            self._problem(f"line is UTF-8 encoded, the file {self.options.encoding} "
-                          "(mixed encodings); it would be read garbled", lineno)
-            return ""
+            return self._drop(text, lineno, f"line is UTF-8 encoded, the file "
+                              f"{self.options.encoding} (mixed encodings); it would be read "
+                              "garbled")
         return text
+
+    def _drop(self, text: str, lineno: int, message: str, column: int | None = None) -> str:
+        """Report a line and leave it out. What the parser gets instead keeps its quote
+        characters, so that a quoted field it closes (or opens) still ends where it did:
+        the rows after it are read as they were written, and the row it was part of is
+        left out whole (``rows``) without a second problem."""
+        self._problem(message, lineno, column)
+        self._dropped.add(lineno)
+        ending = text[len(text.rstrip("\r\n")):]
+        return self.options.quotechar * text.count(self.options.quotechar) + ending
 
     def _check_not_utf8(self, raw: bytes, text: str, lineno: int) -> None:
         """A legacy-encoded file whose accented bytes form valid UTF-8 is really UTF-8.
@@ -210,6 +229,9 @@ class CsvRowReader:
                     last_line = reader.line_num
                     if not values or (len(values) == 1 and values[0] == ""):
                         continue  # blank line, or an undecodable one already reported
+                    if self._dropped and any(n in self._dropped
+                                             for n in range(line, last_line + 1)):
+                        continue  # holds a line left out: reported there
                     if self.header is None and o.header:
                         self.header = [v.strip() for v in values]
                         continue

@@ -38,9 +38,10 @@ class FixedLineReader:
 
     def rows(self) -> Iterator[tuple[int, str, bool]]:
         skip = self.options.skip_lines
-        # the CSV reader's decoded lines: an undecodable line comes as "" (already reported)
-        for line, text in enumerate(self._decoder._lines(), 1):
-            if line <= skip:
+        # the CSV reader's decoded lines; an undecodable one is left out (reported there)
+        decoder = self._decoder
+        for line, text in enumerate(decoder._lines(), 1):
+            if line <= skip or (decoder.dropped and decoder.was_dropped(line)):
                 continue
             body = text.rstrip("\r\n")
             if body:

@@ -109,6 +109,13 @@ def _compiled(mapping: Mapping, key: tuple[Any, ...], build: Callable[[], Any]) 
     return found
 
 
+def _no_header(rows: CsvRowReader, file_name: str) -> DataError:
+    """A CSV file without its header line: empty, or every line of it left out."""
+    return DataError(Problem("no header line: every line of the file was left out"
+                             if rows.dropped else "file is empty: no header line",
+                             line=1, file=file_name))
+
+
 def _read_csv(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink
               ) -> Iterator[tuple[int, Record]]:
     rows = CsvRowReader(src, mapping.csv, file_name, problems)  # type: ignore[arg-type]
@@ -116,7 +123,7 @@ def _read_csv(mapping: Mapping, src: BinaryIO, file_name: str, problems: Problem
     first = next(it, None)
     header = rows.header
     if first is None and header is None and mapping.csv.header:
-        raise DataError(Problem("file is empty: no header line", line=1, file=file_name))
+        raise _no_header(rows, file_name)
 
     def build() -> Any:
         steps = _csv_steps(mapping, header, file_name)
@@ -214,7 +221,7 @@ def _read_grouped_csv(mapping: Mapping, src: BinaryIO, file_name: str, problems:
     first = next(it, None)
     header = rows.header
     if first is None and header is None and mapping.csv.header:
-        raise DataError(Problem("file is empty: no header line", line=1, file=file_name))
+        raise _no_header(rows, file_name)
     parts = _compiled(mapping, ("read", "grouped", tuple(header) if header is not None
                                 else None), lambda: _grouped_csv(mapping, header, file_name))
     if first is None:
