@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from .edi import (EDIFACT, EdiProblem, Element, Event, Group, Interchange, Message, Segment,
                   Separators, Tolerance, TOLERANCE)
-from .edistream import (MAX_MESSAGE_SEGMENTS, Reader, Scanner, Spec, WriterBase, run,
+from .edistream import (BOM, MAX_MESSAGE_SEGMENTS, Reader, Scanner, Spec, WriterBase, run,
                          split)
 
 # UNB syntax identifier → the codec its texts are in
@@ -76,7 +76,13 @@ def _interchanges(sc: Scanner, junk: list[EdiProblem]
                   ) -> Iterator[tuple[Interchange, Reader]]:
     term = ord("'")
     while sc.skip_space():
+        # the service characters are taken as they stand (a line end may be one of them);
+        # only a UNA or UNB cut by a line end (a file wrapped at 80 columns) is read
+        # without its line breaks
         head = sc.peek(9)
+        wrapped = not (head.startswith(b"UNA") or head.startswith(b"UNB"))
+        if wrapped:
+            head = sc.peek_text(9)
         if not (head.startswith(b"UNA") or head.startswith(b"UNB")):
             _skip_junk(sc, term, junk)
             continue
@@ -84,7 +90,7 @@ def _interchanges(sc: Scanner, junk: list[EdiProblem]
         if head.startswith(b"UNA"):
             una = head[3:9].decode("latin-1")
             if len(una) < 6:
-                sc.advance(len(head))
+                sc.advance(len(sc.peek(9)))
                 junk.append(EdiProblem("UNA cut short: the file ends", "interchange",
                                        CODES[("*", "missing")], line=sc.line, segment="UNA"))
                 return
@@ -92,9 +98,12 @@ def _interchanges(sc: Scanner, junk: list[EdiProblem]
             seps = Separators(component=una[0], element=una[1], segment=una[5],
                               release=release, repetition=None if una[4] == " " else una[4],
                               decimal=una[2])
-            sc.advance(9)
+            if wrapped:
+                sc.advance_text(9)
+            else:
+                sc.advance(9)
             sc.skip_space()
-            if not sc.peek(3).startswith(b"UNB"):
+            if not sc.peek_text(3).startswith(b"UNB"):
                 junk.append(EdiProblem("UNA not followed by UNB", "interchange",
                                        CODES[("*", "position")], line=sc.line, segment="UNA"))
                 continue
@@ -148,7 +157,7 @@ def _skip_junk(sc: Scanner, term: int, junk: list[EdiProblem]) -> None:
     while True:
         if sc.segment(term, None) is None or not sc.skip_space():
             break
-        if sc.peek(3) in (b"UNA", b"UNB"):
+        if sc.peek_text(3) in (b"UNA", b"UNB"):
             break
     junk.append(EdiProblem("not an EDIFACT interchange: UNA or UNB expected", "interchange",
                            CODES[("*", "junk")], line=line, value=shown))
@@ -160,8 +169,9 @@ def _reader(sc: Scanner, seps: Separators, codec: str) -> Reader:
         if raw is None:
             return None, EdiProblem(f"segment longer than {sc.max_segment:,} bytes: skipped",
                                     "segment", CODES[("*", "size")], line=line)
-        if raw[:3] in (b"UNA", b"UNB"):
-            return Segment(raw[:3].decode(), (), line), None
+        head = raw[3:6] if raw.startswith(BOM) else raw[:3]  # two files joined
+        if head in (b"UNA", b"UNB"):
+            return Segment(head.decode(), (), line), None
         problem = None
         try:
             text = raw.decode(codec)
@@ -179,8 +189,9 @@ def _reader(sc: Scanner, seps: Separators, codec: str) -> Reader:
         return seg, problem
 
     def make_text(text: str, line: int) -> tuple[Segment | None, EdiProblem | None]:
-        if text[:3] in ("UNA", "UNB"):
-            return Segment(text[:3], (), line), None
+        head = text.lstrip("\ufeff")[:3] if not text.startswith("ï»¿") else text[3:6]
+        if head in ("UNA", "UNB"):
+            return Segment(head, (), line), None
         tag, elements = split(text, seps)
         if not _TAG.match(tag):
             return None, EdiProblem(f"{tag[:20]!r} is not a segment tag", "segment",

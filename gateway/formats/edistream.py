@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate, compress, count as naturals, repeat
 from typing import Any, BinaryIO
 
@@ -91,6 +91,25 @@ class Scanner:
     def advance(self, n: int) -> None:
         self.line += self.buf.count(b"\n", self.pos, self.pos + n)
         self.pos += n
+
+    def peek_text(self, n: int) -> bytes:
+        """The next ``n`` bytes leaving out line breaks (a file wrapped at 80 columns may
+        break a UNA or a UNB anywhere), not consumed."""
+        want = n
+        while True:
+            got = self.peek(want)
+            text = got.replace(b"\r", b"").replace(b"\n", b"")
+            if len(text) >= n or len(got) < want:
+                return text[:n]
+            want += n
+
+    def advance_text(self, n: int) -> None:
+        """Consume ``n`` bytes that are not line breaks, and the line breaks among them."""
+        self.peek(n)
+        while n > 0 and (self.pos < len(self.buf) or self._fill()):
+            if self.buf[self.pos] not in b"\r\n":
+                n -= 1
+            self.advance(1)
 
     def skip_space(self) -> bool:
         """Skip whitespace and byte-order marks between interchanges; False at the end."""
@@ -534,6 +553,7 @@ class Reader:
         self.sc, self.seps, self.codec = sc, seps, codec
         self.make, self.make_text = make, make_text
         self.starts = spec.starts
+        self.trailer = spec.message[1]
         self.term = ord(seps.segment)
         rel = seps.release
         self.release = ord(rel) if rel is not None else None
@@ -589,15 +609,33 @@ class Reader:
         whether it begins the next interchange (then the interchange is closed)."""
         if seg is not None and seg.tag in self.starts:
             return asm.close(seg), True
-        if pending is not None:     # a problem of this segment (skipped or unreadable)
-            o = asm.o
-            (o.message.problems if o.message is not None else asm.end.problems
-             ).append(pending)
-        if seg is not None:
-            if seg.tag not in self.envelope:
-                self.known.add(seg.tag)
-            return asm.feed(seg), False
-        return [], False
+        if seg is None:
+            if pending is not None:  # a segment skipped: a problem of what it is in
+                o = asm.o
+                if o.message is not None:
+                    # still one of the sender's segments: counted as its UNT/SE counts it,
+                    # and located by its place among them
+                    o.count += 1
+                    o.message.problems.append(replace(pending, position=o.count))
+                else:
+                    asm.end.problems.append(pending)
+            return [], False
+        if seg.tag not in self.envelope:
+            self.known.add(seg.tag)
+        out = asm.feed(seg)
+        if pending is not None:
+            # a problem of this segment, filed once it is placed: a header's belongs to
+            # the message it opens, a trailer's to the message it closes
+            closed = [e for e in out if isinstance(e, Message)]
+            if seg.tag == self.trailer and closed:
+                closed[-1].problems.append(pending)
+            elif asm.o.message is not None:
+                asm.o.message.problems.append(pending)
+            elif closed:
+                closed[-1].problems.append(pending)
+            else:
+                asm.end.problems.append(pending)
+        return out, False
 
     def _text_chunk(self, asm: Assembler, text: str, line0: int, base: int
                     ) -> Generator[Event, None, bool]:

@@ -155,7 +155,8 @@ def _reader(sc: Scanner, seps: Separators) -> Reader:
         return seg, problem
 
     def make_text(text: str, line: int) -> tuple[Segment | None, EdiProblem | None]:
-        if text[:3] == "ISA":
+        if text[:3] == "ISA" or text.lstrip("\ufeff")[:3] == "ISA" \
+                or (text.startswith("ï»¿") and text[3:6] == "ISA"):  # two files joined
             return Segment("ISA", (), line), None
         tag, elements = split(text, seps)
         if not _TAG.match(tag):

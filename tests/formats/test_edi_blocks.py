@@ -67,7 +67,8 @@ def test_edifact_layouts_read_the_same_every_way(layout: str,
     evs = same_every_way(edifact, data, monkeypatch)
     messages = [e for e in evs if isinstance(e, Message)]
     if layout == "wrapped 7":  # a line break between ? and ' : the ' is a terminator
-        assert [p.code for m in messages for p in m.problems] == ["22"]
+        # the rest of that segment is one more, without a tag: UNT counts one too few
+        assert [p.code for m in messages for p in m.problems] == ["22", "29"]
         return
     assert messages and all(m.ok for m in messages) and evs[-1].ok
     # the released terminator of L?'Arbre is in its text, not a segment's end

@@ -169,9 +169,8 @@ def test_segments_are_on_the_line_they_start_on(standard: str, data: Any) -> Non
     assert got == expected
 
 
-@known_bug("test_bug_a_problem_of_a_message_header_is_put_on_another_message")
 @pytest.mark.parametrize("standard", STANDARDS)
-@budget(0.25, shrink=False)
+@budget(0.25)
 @given(data=st.data())
 @guarded
 def test_a_message_reads_the_same_whatever_follows_it(standard: str, data: Any) -> None:

@@ -271,17 +271,18 @@ def test_a_segment_the_reader_cannot_keep_is_located_by_its_position(
     data = (ORDERS.replace(b"RFF+CR:BUY-77120'", b"rff+CR:BUY-77120'")
             .replace(b"NAD+BY+3012345000048::9++",
                      b"FTX+AAI+++" + b"X" * 20_000 + b"'\r\nNAD+BY+3012345000048::9++"))
+    count = int(re.search(rb"UNT\+(\d+)\+3'", data).group(1))  # type: ignore[union-attr]
+    data = data.replace(b"UNT+%d+3'" % count, b"UNT+%d+3'" % (count + 1))  # as sent
     assert data.count(b"rff+CR") == 1 and data.count(b"X" * 20_000) == 1
     [outcome] = ws.receive("orders.edi", data).outcomes
     assert (outcome.accepted, outcome.rejected) == (1, 2)
     assert contrl(ws.out("CONTRL_orders_000001.edi")) == [
         f"UCI+CI000451+{BUYER}:14+{US}:14+7",
-        # the reader counts only the segments it kept: the sender's right UNT count is
-        # said not to match
-        f"UCM+1+{S009}+4+29+UNT+2",
+        # a segment the reader cannot keep is still counted, as the sender's UNT counts
+        # it: the sender's counts match, and each is located by its place
+        f"UCM+1+{S009}+4",
         "UCS+5+22",                                     # 22: invalid segment tag
         f"UCM+2+{S009}+7",
-        # the FTX inserted (UNT not raised): the count of the segments kept matches
         f"UCM+3+{S009}+4",
         "UCS+4+39"]                                     # 39: too long
 
@@ -481,7 +482,7 @@ def test_x12_errors_are_located_in_ak3_ak5_and_ak9(tmp_path: Path) -> None:
     assert [x12_text(s) for s in msg.segments[1:-1]] == [
         "AK1*PO*451",
         "AK2*850*0001", "AK5*R*4",                  # 4: segment count does not match
-        "AK2*850*0002", "AK3*9EF*4**1", "AK5*R*5*4",  # 1: unrecognized segment id
+        "AK2*850*0002", "AK3*9EF*4**1", "AK5*R*5",    # 1: unrecognized segment id
         "AK9*R*3*2*0*5"]                            # 5: GE01 does not match the sets
 
 
