@@ -333,6 +333,7 @@ class Spec:
     counts_groups_only: bool       # X12 IEA01 counts groups; EDIFACT UNZ messages or groups
     new_group: Callable[[Segment], Group]
     new_message: Callable[[Segment, Interchange, Group | None, int], Message]
+    interchange_segments: tuple[str, ...] = ()  # allowed between header and first group
 
 
 @dataclass
@@ -422,6 +423,8 @@ class Assembler:
             out = self._close_group(seg) if o.group is not None else []
             self._end_interchange(seg)
             return out
+        if o.group is None and tag in sp.interchange_segments:
+            return []  # a segment of the interchange itself (X12 TA1, before any GS)
         where = o.group_problems if o.group is not None else self.end.problems
         where.append(self.problem("segment", "position",
                                   f"segment {tag} outside a message", seg))

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from .edi import X12, EdiProblem, Element, Event, Group, Interchange, Message, Segment, \
-    Separators, Tolerance, TOLERANCE
+    Separators, Tolerance, TOLERANCE, Value
 from .edistream import (MAX_MESSAGE_SEGMENTS, Reader, Scanner, Spec, WriterBase, run,
                          split)
 
@@ -48,7 +48,7 @@ def _message(seg: Segment, ic: Interchange, group: Group | None, index: int) -> 
 
 SPEC = Spec(standard=X12, interchange=("ISA", "IEA"), group=("GS", "GE"),
             message=("ST", "SE"), starts=("ISA",), codes=CODES, groups_required=True, counts_groups_only=True,
-            new_group=_group, new_message=_message)
+            new_group=_group, new_message=_message, interchange_segments=("TA1",))
 
 
 def events(src: BinaryIO, file_name: str, *, tolerance: Tolerance | None = None,
@@ -221,6 +221,13 @@ class X12Writer(WriterBase):
             out.append((s.repetition or "").join(s.component.join(comps) for comps in reps))
         out.append(self._end)
         return "".join(out).encode("utf-8")
+
+    def interchange_segment(self, tag: str, *elements: Value) -> None:
+        """A segment of the interchange itself, between the ISA and the first GS (a TA1
+        acknowledging an interchange received)."""
+        if self._groups or self._message is not None:
+            raise ValueError(f"{tag} stands before the interchange's first group")
+        self._put(tag, *elements)
 
     def begin_group(self, id: str, control: str, version: str, sender: str | None = None,
                     recipient: str | None = None, **_kw: str) -> None:

@@ -713,10 +713,9 @@ def write_997(sink: BinaryIO, s: InterchangeSeen, settings: EdiSettings, *, reje
         code = X12_DUPLICATE if s.duplicate_of is not None or envelope is None \
             else envelope.code
         result = X12_REJECTED if s.duplicate_of is not None or rejected else X12_ERRORS
-        # TA1 stands between the ISA and the first GS: the writer has no public call for
-        # a segment outside a group
-        w._put("TA1", _copy(w, ic.header.value(13)), _copy(w, ic.header.value(9)),
-               _copy(w, ic.header.value(10)), result, code)
+        w.interchange_segment("TA1", _copy(w, ic.header.value(13)),  # before the first GS
+                              _copy(w, ic.header.value(9)), _copy(w, ic.header.value(10)),
+                              result, code)
     if s.duplicate_of is None:
         for g in s.groups:
             _group_997(w, g, rejected, allocate(partner, "group"))

@@ -177,3 +177,21 @@ def test_a_delimiter_or_control_character_in_a_value_is_refused_naming_it() -> N
     with pytest.raises(ValueError, match="longer than 15"):
         x12.X12Writer(io.BytesIO(), sender="X" * 16, recipient="B", control="1",
                       date="261128", time="0915")
+
+
+def test_a_ta1_before_the_first_group_is_written_and_read_as_the_interchanges() -> None:
+    sink = io.BytesIO()
+    w = x12.X12Writer(sink, sender="GATEWAY", recipient="BUYER", control="8", date="261128",
+                      time="0915")
+    w.interchange_segment("TA1", "000000451", "261128", "0915", "E", "021")
+    w.begin_group("FA", "4", "004010")
+    w.begin_message("997", "0001")
+    w.segment("AK1", "PO", "451")
+    w.end_message()
+    w.end_group()
+    with pytest.raises(ValueError, match="before the interchange's first group"):
+        w.interchange_segment("TA1", "x")
+    w.close()
+    [s, gend, end] = events(sink.getvalue())
+    assert s.ok and not gend.problems and end.ok  # no "segment outside a message"
+    assert b"~\nTA1*000000451*261128*0915*E*021~\nGS*FA*" in sink.getvalue()
