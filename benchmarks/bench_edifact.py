@@ -10,12 +10,13 @@ syntax-only step shows what the mapping costs. Target: the whole read >= 10x pyd
 throughput, peak RSS <= 100 MB.
 
     pip install pydifact     # the benchmark's own dependency, not the gateway's
-    python benchmarks/bench_edifact.py [--mb 20]
+    python benchmarks/bench_edifact.py [--mb 20] [--repeated]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import re
 import tempfile
 from pathlib import Path
@@ -62,13 +63,33 @@ print(f"  pydifact: {n} messages", flush=True)
 """
 
 
-def generate(path: Path, mb: float) -> int:
-    """One interchange of the sample's messages repeated, each with its own reference and
-    order number, up to ``mb`` megabytes; the number of messages."""
+def generate(path: Path, mb: float, varied: bool = True) -> int:
+    """One interchange of the sample's messages repeated up to ``mb`` megabytes, each
+    with its own reference and order number and, ``varied``, its own values as a real
+    buyer's orders have them (articles out of 5,000, quantities, prices, names, dates): a
+    reader that caches what it has seen gains nothing from repetition. The number of
+    messages."""
     data = SAMPLE.read_bytes()
     head, rest = data.split(b"UNH+", 1)
     body = b"UNH+" + rest[:rest.rindex(b"UNZ+")]
     messages = [b"UNH+" + m for m in body.split(b"UNH+")[1:]]
+    rnd = random.Random(20261128)
+
+    def sku(_m: re.Match[bytes]) -> bytes:
+        return b"PIA+5+ART-%05d:SA'" % rnd.randrange(5000)
+
+    def qty(_m: re.Match[bytes]) -> bytes:
+        return b"QTY+21:%d'" % rnd.randrange(1, 500)
+
+    def price(m: re.Match[bytes]) -> bytes:
+        return b"%s:%d.%02d'" % (m.group(1), rnd.randrange(1, 900), rnd.randrange(100))
+
+    def day(m: re.Match[bytes]) -> bytes:
+        return b"%s:2026%02d%02d" % (m.group(1), rnd.randrange(1, 13), rnd.randrange(1, 29))
+
+    def name(m: re.Match[bytes]) -> bytes:
+        return m.group(1) + b" %d" % rnd.randrange(100_000)
+
     target = int(mb * 1_000_000)
     n = size = 0
     with open(path, "wb") as out:
@@ -79,6 +100,13 @@ def generate(path: Path, mb: float) -> int:
                 text = re.sub(rb"UNH\+\d+\+", b"UNH+%d+" % n, m)
                 text = re.sub(rb"UNT\+(\d+)\+\d+'", rb"UNT+\1+%d'" % n, text)
                 text = re.sub(rb"PO-2026-\d+", b"PO-%09d" % n, text)
+                if varied:
+                    text = re.sub(rb"PIA\+5\+[^:']+:SA'", sku, text)
+                    text = re.sub(rb"QTY\+21:\d+'", qty, text)
+                    text = re.sub(rb"(PRI\+AA[AB]|MOA\+20[34]):[\d.]+'", price, text)
+                    text = re.sub(rb"(DTM\+137):\d{8}", day, text)
+                    text = re.sub(rb"(IMD\+F\+\+:::[^']+)", name, text)
+                    text = re.sub(rb"(CTA\+OC\+:[^']+)", name, text)
                 out.write(text)
                 size += len(text)
         control = re.search(rb"UNB\+[^']*?\+[^+']*\+[^+']*\+[^+']*\+([^+']+)", head)
@@ -90,10 +118,12 @@ def generate(path: Path, mb: float) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=20.0)
+    ap.add_argument("--repeated", action="store_true",
+                    help="the sample's values repeated instead of varied ones")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "orders.edi"
-        n = generate(path, args.mb)
+        n = generate(path, args.mb, varied=not args.repeated)
         mb = path.stat().st_size / 1e6
         print(f"{mb:.1f} MB, {n} ORDERS messages")
         runs = {}
