@@ -536,7 +536,7 @@ _STEP = re.compile(
     r"|c(?P<c>[1-9]\d*)\Z|(?P<up>\.\.)\Z|(?P<dot>\.)\Z|@(?P<attr>[A-Za-z_][\w.-]*)\Z")
 
 
-def _steps(path: str) -> list[str]:
+def path_steps(path: str) -> list[str]:
     """``NAD[@q='A/B']/e1`` → ``["NAD[@q='A/B']", "e1"]`` (a ``/`` in quotes stays)."""
     steps, quote, current = [], "", ""
     for ch in path:
@@ -556,7 +556,7 @@ def _steps(path: str) -> list[str]:
 def _matches(path: str) -> list[re.Match[str]]:
     """A path's steps, checked (``ValueError`` naming what is wrong)."""
     found = []
-    steps = _steps(path)
+    steps = path_steps(path)
     for i, step in enumerate(steps):
         m = _STEP.match(step)
         if m is None:

@@ -898,25 +898,10 @@ def _edi_group_path(table: dict[str, Any], gname: str, file: str) -> str:
 
 def _path_steps(path: str) -> list[str]:
     """``NAD[@q='BY']/COM/e1`` → ``["NAD", "COM", "e1"]``: each step's name, predicates
-    left out (a ``/`` inside a predicate's quotes does not split)."""
-    steps, depth, quote, current = [], 0, "", ""
-    for ch in path:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == "/" and depth == 0:
-            steps.append(current)
-            current = ""
-            continue
-        if depth == 0 and not quote and ch not in "]'\"":
-            current += ch
-    steps.append(current)
-    return steps
+    left out."""
+    from ..formats.edi import path_steps
+
+    return [step.split("[", 1)[0] for step in path_steps(path)]
 
 
 def _edi_check_nesting(opts: EdiReadOptions, fields: list[FieldSpec],
