@@ -7,7 +7,7 @@ summed up.
 
 Each round is one ``pytest`` run of ``test_fuzz_readers.py`` and ``test_fuzz_edi.py`` with
 ``GATEWAY_FUZZ=long GATEWAY_FUZZ_EXAMPLES=<examples>`` (a test runs its weight's share of
-them, see ``harness.budget``) and a fresh random seed; its output is kept in
+them, see ``harness.budget``), each drawing new random examples; its output is kept in
 ``<out>/round-N.log`` and the summary in ``<out>/summary.json``. A failure is shrunk by
 Hypothesis and printed with its minimal input in the round's log; the example database
 (``GATEWAY_FUZZ_DB``, else ``$TMPDIR/gateway-fuzz-examples``) replays it first in the next
@@ -119,9 +119,9 @@ def main() -> int:
         n = len(rounds) + 1
         t0 = time.time()
         proc = subprocess.run(
+            # no --hypothesis-seed: a seeded run neither reads nor writes the database
             [sys.executable, "-m", "pytest", *args.tests, "-q", "-p", "no:cacheprovider",
-             "--hypothesis-show-statistics", "--hypothesis-seed", str(int(t0 * 1000)),
-             "-rfExX"],
+             "--hypothesis-show-statistics", "-rfExX"],
             cwd=ROOT, env=env, capture_output=True, text=True)
         log = proc.stdout + proc.stderr
         (args.out / f"round-{n}.log").write_text(log, encoding="utf-8")

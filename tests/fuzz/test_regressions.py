@@ -82,8 +82,8 @@ def test_an_xml_refusal_never_quotes_the_file_read_before() -> None:
 
 
 # ---- EDI readers: inputs found by tests/fuzz/test_fuzz_edi.py ---------------------------
-# Fixed ones first (in e9500c3); a test named test_bug_… fails until the gateway bug it
-# describes is fixed.
+# All fixed (e9500c3, 187c04a); a test named test_bug_… would fail until the gateway bug
+# it describes is fixed.
 
 def _edi_events(module: Any, data: bytes) -> list[Any]:
     return list(module.events(io.BytesIO(data), "in.edi"))
@@ -166,14 +166,12 @@ def test_a_released_terminator_does_not_end_a_skipped_segment_at_a_block_end(blo
 def test_a_bom_does_not_hide_the_next_interchange_when_a_trailer_is_missing() -> None:
     """Found reviewing the scanner against edi_mutated's joins (two interchanges joined
     by a BOM, then a trailer dropped), confirmed by hand: an interchange header where a
-    trailer was due starts the next
-    interchange, unless a UTF-8 byte-order mark precedes it (two exported files joined,
-    the first cut before its IEA). The scanner strips whitespace at a segment's start but
-    not a BOM, so b'\\xef\\xbb\\xbfISA*…' is "'\\ufeffISA' is not a segment id" and the
-    second interchange's GS, ST… are read as the first's: its two purchase orders are
-    said to come from interchange 000000451 (its sender, its control number). Without the
-    BOM they are 000000452's. EDIFACT likewise loses the UNA (its separators) of the
-    second interchange."""
+    trailer was due starts the next interchange, but a UTF-8 byte-order mark before it
+    (two exported files joined, the first cut before its IEA) hid it: the scanner
+    stripped whitespace at a segment's start but not a BOM, so b'\\xef\\xbb\\xbfISA*…'
+    was "'\\ufeffISA' is not a segment id" and the second interchange's two purchase
+    orders were said to come from interchange 000000451 (its sender, its control
+    number). EDIFACT likewise lost the UNA (its separators) of the second interchange."""
     sample = (TESTS / "data/x12/850.x12").read_bytes()
     cut = sample.replace(b"IEA*1*000000451~\n", b"")
     second = sample.replace(b"000000451", b"000000452")
@@ -187,15 +185,14 @@ def test_a_bom_does_not_hide_the_next_interchange_when_a_trailer_is_missing() ->
 
 def test_a_problem_of_a_message_header_is_that_messages() -> None:
     """Found by test_a_message_reads_the_same_whatever_follows_it: the problem of the
-    segment that opens a message (UNH, ST) is filed before that segment opens it, so it
-    lands on the message still open (whose trailer is missing) or, after a complete
+    segment that opens a message (UNH, ST) was filed before that segment opened it, so it
+    landed on the message still open (whose trailer was missing) or, after a complete
     message, on the interchange. Here a UNOY interchange whose second UNH holds a byte
-    that is not UTF-8 (b'UNH+2+ORDERS:D:96A:UN:EAN\\xff08'): message 2 comes out ok,
-    'EAN\\ufffd08' as its association, and the problem 'byte 0xff is not utf-8 text'
-    (line 5) is the interchange's, so the gateway accepts the message. A header cut short
-    at the end of the file likewise puts 'segment ST cut short' on the message before it
-    (X12 after e9500c3: '…PID*F*08***Ground arabica coffee 250 g~\\n\\x00ST' with the
-    set before it unterminated)."""
+    that is not UTF-8 (b'UNH+2+ORDERS:D:96A:UN:EAN\\xff08'): message 2 came out ok,
+    'EAN\\ufffd08' as its association, the problem (line 5) the interchange's, and the
+    gateway accepted the message. A header cut short at the end of the file likewise put
+    'segment ST cut short' on the set before it ('…PID*F*08***Ground arabica coffee 250
+    g~\\n\\x00ST', that set unterminated)."""
     data = (b"UNB+UNOY:4+S:14+R:14+261128:0915+77'\n"
             b"UNH+1+ORDERS:D:96A:UN:EAN008'\nBGM+220+PO-1+9'\nUNT+3+1'\n"
             b"UNH+2+ORDERS:D:96A:UN:EAN\xff08'\nBGM+220+PO-2+9'\nUNT+3+2'\nUNZ+2+77'\n")
@@ -207,12 +204,12 @@ def test_a_problem_of_a_message_header_is_that_messages() -> None:
 
 def test_a_line_break_in_a_unb_tag_does_not_lose_its_interchange() -> None:
     """Found by test_segments_are_on_the_line_they_start_on (a wrap inside a UNB's tag):
-    the EDIFACT reader reads files wrapped at 80 columns, but it finds an interchange by
-    its first bytes, before line breaks are taken out. A file of two interchanges with no
-    line ends of its own, wrapped at 80 columns, loses the second when its UNB straddles
-    a line end (b"…UNZ+3+CI000451'UNA:+.? 'U\\r\\nNB+UNOC:3+…"): its two orders are
-    refused as 'not an EDIFACT interchange: UNA or UNB expected'. A wrap inside its UNA
-    loses the UNA (its separators), the defaults being used instead."""
+    the EDIFACT reader reads files wrapped at 80 columns, but it found an interchange by
+    its first bytes, before line breaks were taken out. A file of two interchanges with
+    no line ends of its own, wrapped at 80 columns, lost the second when its UNB
+    straddled a line end (b"…UNZ+3+CI000451'UNA:+.? 'U\\r\\nNB+UNOC:3+…"): its two
+    orders were refused as 'not an EDIFACT interchange: UNA or UNB expected'. A wrap
+    inside its UNA lost the UNA (its separators), the defaults being used instead."""
     first = (TESTS / "data/edifact/orders_d96a.edi").read_bytes().replace(b"\r\n", b"")
     second = (TESTS / "data/edifact/orders_d01b.edi").read_bytes().replace(b"\r\n", b"")
     data = first + second[:10] + b"\r\n" + second[10:]
@@ -224,11 +221,11 @@ def test_a_line_break_in_a_unb_tag_does_not_lose_its_interchange() -> None:
 def test_a_nul_in_a_quoted_field_over_two_lines_does_not_lose_the_rows_after_it() -> None:
     """Found by test_a_csv_row_reads_the_same_whatever_rows_follow_it[erp_prices_csv] in
     the long campaign (a problem on line 4 with the file cut after its row, on line 5
-    without). The line reader leaves out a line with a NUL byte before the CSV parser
-    sees it; when that line closes a quoted field opened on the line before, the quote is
-    never closed and swallows every row after it: here C-1 and D-1, good rows on lines 5
-    and 6, are not read and one 'malformed CSV: unexpected end of data' on line 6 stands
-    for them. The row with the NUL (lines 3-4) should be refused alone."""
+    without). The line reader left out a line with a NUL byte before the CSV parser saw
+    it; when that line closed a quoted field opened on the line before, the quote was
+    never closed and swallowed every row after it: here C-1 and D-1, good rows on lines 5
+    and 6, were not read and one 'malformed CSV: unexpected end of data' on line 6 stood
+    for them (fixed in aa54eb7). The row with the NUL (lines 3-4) is refused alone."""
     from .harness import mapping, read_all
 
     t = "28/11/2026 09:15"
