@@ -184,6 +184,11 @@ class X12Writer(WriterBase):
         seps = separators or Separators(
             component=">", element="*", segment="~", release=None,
             repetition="^" if version >= "00402" else None)
+        bad = [c for c in (seps.component, seps.element, seps.segment, seps.repetition)
+               if c is not None and not c.isascii()]
+        if bad:
+            raise ValueError(f"X12 delimiters are ASCII characters; {bad[0]!r} cannot be "
+                             "written in the ISA")
         self.seps = seps
         self._special = re.compile("[" + re.escape("".join(
             c for c in (seps.component, seps.element, seps.segment, seps.repetition) if c))

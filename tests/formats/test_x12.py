@@ -195,3 +195,9 @@ def test_a_ta1_before_the_first_group_is_written_and_read_as_the_interchanges() 
     [s, gend, end] = events(sink.getvalue())
     assert s.ok and not gend.problems and end.ok  # no "segment outside a message"
     assert b"~\nTA1*000000451*261128*0915*E*021~\nGS*FA*" in sink.getvalue()
+
+
+def test_delimiters_the_isa_cannot_hold_are_refused_with_a_clear_message() -> None:
+    with pytest.raises(ValueError, match="X12 delimiters are ASCII characters"):
+        x12.X12Writer(io.BytesIO(), sender="A", recipient="B", control="1", date="261128",
+                      time="0915", separators=Separators(">", "*", "\x85", None, None))
