@@ -731,12 +731,7 @@ def _chain(steps: list[tuple[Any, ...]], level: int) -> Any:
     name = steps[0][1]
 
     def attribute(node: Node) -> Any:
-        if node.attrs is not None:
-            value = node.attrs.get(name)
-        elif name == "q" and node.seg is not None:
-            value = node.seg.value(1) or None
-        else:
-            value = None
+        value = attribute_of(node, name)
         return None if value is None else (value, _line(node))
     return attribute
 
@@ -886,15 +881,19 @@ def _move(m: re.Match[str]) -> Callable[[Place], Iterator[Place]]:
         node, rep, text = p
         if rep is not None or text is not None:
             return
-        if node.attrs is not None:
-            value = node.attrs.get(name)
-        elif name == "q" and node.seg is not None:
-            value = node.seg.value(1) or None
-        else:
-            value = None
+        value = attribute_of(node, name)
         if value is not None:
             yield node, None, value
     return attribute
+
+
+def attribute_of(node: Node, name: str) -> str | None:
+    """``@name`` of a node: the message's own (``@sender``…), or a segment's ``@q``."""
+    if node.attrs is not None:
+        return node.attrs.get(name)
+    if name == "q" and node.seg is not None:
+        return node.seg.value(1) or None
+    return None
 
 
 def segment_values(elements: Sequence[Value]) -> tuple[Element, ...]:
