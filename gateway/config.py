@@ -110,6 +110,7 @@ class Channel:
     reorder_point: Decimal | None = None       # out (replenishment): default per SKU
     reorder_target: Decimal | None = None      # out (replenishment): level to refill to
     edi: EdiSettings | None = None             # EDI ids and options ([channels.NAME.edi])
+    where: tuple[tuple[str, str], ...] = ()    # out: only the records with these values
 
 
 @dataclass(frozen=True)
@@ -333,6 +334,7 @@ def load(path: Path | str) -> Config:
             reorder_point=_quantity(sec, "reorder_point", file),
             reorder_target=_quantity(sec, "reorder_target", file),
             edi=_edi_settings(sec, direction, file),
+            where=_where(sec, direction, file),
             **_cadence(sec, endpoints[endpoint], file),
         )
         for src in ch.sources:
@@ -469,6 +471,27 @@ _EDI_ACKS = ("none", "contrl", "997")
 _EDI_SYNTAXES = ("UNOA", "UNOB", "UNOC", "UNOY")
 
 
+def _where(sec: _Section, direction: Direction, file: str) -> tuple[tuple[str, str], ...]:
+    """``where = { shop = "3012345000017" }``: an output that takes only the records with
+    these values (one buyer's order responses), on top of its mapping's own ``where``.
+    The fields are checked against the document once the mapping is loaded."""
+    raw = sec.get("where", dict, None)
+    if raw is None:
+        return ()
+    if direction is not Direction.OUT or not raw:
+        raise ConfigError("where is a table of field = value, for output channels",
+                          key=sec.k("where"), file=file,
+                          hint='where = { shop = "3012345000017" }')
+    out = []
+    for fname, value in raw.items():
+        if not isinstance(value, str | bool | int):
+            raise ConfigError(f"expected a text, found {value!r}", key=sec.k(f"where.{fname}"),
+                              file=file)
+        out.append((fname, "true" if value is True else "false" if value is False
+                    else str(value)))
+    return tuple(out)
+
+
 def _edi_settings(sec: _Section, direction: Direction, file: str) -> EdiSettings | None:
     """``[channels.NAME.edi]``: ids, syntax, test flag; and for input channels, the
     readers' tolerance and the acknowledgements sent back."""
@@ -596,6 +619,11 @@ def _check_mappings(cfg: Config, file: str) -> None:
                               f"the channel carries {ch.document!r}",
                               key=f"channels.{ch.name}.document", file=file)
         _check_edi(ch, m.format, file)
+        for fname, _value in ch.where:
+            if fname not in m.doc.fields or fname in m.doc.localized or fname in m.doc.lists:
+                raise ConfigError(f"document {m.document!r} has no single-valued field "
+                                  f"{fname!r}", key=f"channels.{ch.name}.where.{fname}",
+                                  file=file)
         if ch.publish is PublishMode.DELTA and not m.doc.key_of(m.view):
             raise ConfigError(f"view {m.view!r} of {m.document!r} has no record key, so it "
                               "cannot be published as a delta",

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, load, resource_dir
+from .config import Config, load
 from .errors import UsageError
 from .pipeline.runner import CycleSummary, Gateway
 
@@ -192,8 +192,7 @@ filename = "backorders_{{exchange}}.csv"
 
 # A B2B buyer that orders by EANCOM: its orders go through the same rules as the shop's,
 # it gets an order response (ORDRSP) for them and a report of the stock it may order
-# (INVRPT). Its responses are the statuses of its own orders only: the mapping is the
-# shipped one with a where on the buyer, kept in the workspace's mappings/.
+# (INVRPT). Its responses are the statuses of its own orders only (where).
 BUYER = "3012345000017"
 US = "3098765000004"
 EDI_CHANNELS = f"""
@@ -223,7 +222,8 @@ aperak = true      # an APERAK for an order refused for its content
 direction = "out"
 endpoint = "buyer_out"
 document = "order_status"
-mapping = "buyer_ordrsp"
+mapping = "edifact_ordrsp_d96a"
+where = {{{{ shop = "{BUYER}" }}}}   # this buyer's orders only
 filename = "ORDRSP_{{{{exchange}}}}.edi"
 
 [channels.buyer_ordrsp.edi]
@@ -252,17 +252,12 @@ def local_workspace(root: Path, *, poll_interval: str = "200ms", min_age: str = 
     """Write a stock workspace (folders and ``gateway.toml``); the demo, the tests and the
     benchmarks all start from it. ``extra_in`` adds keys to the stock input channel;
     ``catalogue`` adds the categories, catalogue, prices and orders channels, ``edi`` the
-    B2B buyer's EANCOM channels (and their mapping)."""
+    B2B buyer's EANCOM channels."""
     for sub in FOLDERS + (EDI_FOLDERS if edi else ()):
         (root / sub).mkdir(parents=True, exist_ok=True)
     more = (CATALOGUE_CHANNELS + ORDERS_CHANNELS).format() if catalogue else ""
     if edi:
         more += EDI_CHANNELS.format()
-        (root / "mappings").mkdir(exist_ok=True)
-        shipped = (resource_dir("mappings") / "edifact_ordrsp_d96a.toml").read_text("utf-8")
-        (root / "mappings" / "buyer_ordrsp.toml").write_text(shipped.replace(
-            "[mapping]\n", f'[mapping]\nwhere = {{ shop = "{BUYER}" }}   # this buyer only\n',
-            1), encoding="utf-8")
     config = root / "gateway.toml"
     config.write_text(CONFIG_TEMPLATE.format(
         poll_interval=poll_interval, min_age=min_age, batch_size=batch_size, pattern=pattern,

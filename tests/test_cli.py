@@ -759,7 +759,7 @@ def test_broken_config_names_the_key(tmp_path: Path) -> None:
             "filename, mapping, max_line, max_records, max_size, min_age, order, pattern, "
             "payment, "
             "prices_include_tax, publish, reorder_point, reorder_target, safety_buffer, "
-            "settle, sources, watch"], args
+            "settle, sources, watch, where"], args
     assert ws.files(ws.inbox) == ["good.csv"]
     assert not (ws.root / "state").exists()
 

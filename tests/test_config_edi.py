@@ -143,3 +143,18 @@ def test_an_edi_table_on_a_channel_that_writes_no_edi_is_refused(tmp_path: Path)
     text = BASE.replace("edifact_ordrsp_d96a", "canonical_order_status_xml") + EDI
     assert "channels.buyer_ordrsp.edi: mapping 'canonical_order_status_xml' writes xml, " \
         "not EDIFACT or X12" in str(error(tmp_path, text))
+
+
+def test_an_output_channel_takes_only_the_records_its_where_names(tmp_path: Path) -> None:
+    ordrsp = BASE.replace('mapping = "edifact_ordrsp_d96a"\n',
+                          'mapping = "edifact_ordrsp_d96a"\nwhere = { shop = "3012345000017" }\n')
+    cfg = load_text(tmp_path, ordrsp + EDI)
+    assert cfg.channels["buyer_ordrsp"].where == (("shop", "3012345000017"),)  # type: ignore[attr-defined]
+    exc = error(tmp_path, ordrsp.replace("shop =", "buyer =") + EDI)
+    assert ("channels.buyer_ordrsp.where.buyer: document 'order_status' has no "
+            "single-valued field 'buyer'") in str(exc)
+    exc = error(tmp_path, BASE.replace('mapping = "erp_order_status_csv"\n',
+                                       'mapping = "erp_order_status_csv"\nwhere = { shop = "x" }\n')
+                + EDI)
+    assert "channels.erp_status_in.where: where is a table of field = value, for output " \
+        "channels" in str(exc)

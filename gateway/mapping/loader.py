@@ -18,7 +18,7 @@ from ..formats.multirecord import DETAIL, HEADER, ROLES, TRAILER
 from .transforms import Transform, build_chain
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..config import Channel, Config
 
 FORMATS = {"read": ("csv", "fixed", "xml"), "write": ("csv", "xml")}
 # where a reader field's value is, per format
@@ -216,6 +216,12 @@ def load_mapping(cfg: Config, name: str, *, key: str = "mapping") -> Mapping:
                           hint="looked for " + ", ".join(str(d / f"{name}.toml")
                                                           for d in cfg.mappings_dirs))
     return load_mapping_file(path)
+
+
+def load_output_mapping(cfg: Config, channel: Channel) -> Mapping:
+    """An output channel's mapping, with the channel's ``where`` added to its own."""
+    m = load_mapping(cfg, channel.mapping)
+    return replace(m, where=m.where + channel.where) if channel.where else m
 
 
 def load_mapping_file(path: Path) -> Mapping:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..config import Channel, Config
 from ..errors import UsageError
-from ..mapping.loader import load_mapping
+from ..mapping.loader import load_output_mapping
 from ..model import AckResult, ChangeKind, Direction, ExchangeState, PublishMode
 from ..store.archive import Blob
 from ..store.atomic import DurableBatch
@@ -117,7 +117,7 @@ def diff_file(cfg: Config, channel_name: str, path: Path, *, keep: int = 1000) -
     doc = document(channel.document)
     report = DiffReport(str(path), channel.name, outcome, [])
     for out in cfg.outputs_for(doc.name, channel.name):
-        m = load_mapping(cfg, out.mapping)
+        m = load_output_mapping(cfg, out)
         d = ChannelDiff(out.name, out.publish, tuple(c.name for c in m.columns),
                         doc.key_of(m.view), sent=outcome.written.get(out.name, 0))
         pub = outcome.publishers.get(out.name)

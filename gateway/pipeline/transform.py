@@ -23,7 +23,7 @@ from ..errors import DataError, Problem, TransientError
 from ..flows import FlowRun, flow_for
 from ..formats.csv import LINE_LIMIT
 from ..formats.edi import TOLERANCE, Tolerance
-from ..mapping.loader import Mapping, load_mapping
+from ..mapping.loader import Mapping, load_mapping, load_output_mapping
 from ..mapping.reader import ProblemSink, Record, read_records
 from ..mapping.ediwriter import Envelope
 from ..mapping.writer import RecordWriter
@@ -243,7 +243,7 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     for other in doc.emits:
         outs += [(out, True) for out in cfg.outputs_for(other, channel.name)]
     for out, is_emitted in outs:
-        m = load_mapping(cfg, out.mapping)
+        m = load_output_mapping(cfg, out)
         if is_emitted:
             emitted.add(out.name)
         sink = sink_factory() if sink_factory else ctx.archive.writer(batch)
