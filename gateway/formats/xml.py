@@ -52,6 +52,11 @@ def check_attribute(name: str) -> None:
         raise ValueError(f"{name!r} is not an attribute name")
 
 
+def is_tag(path: str) -> bool:
+    """A path that is one child element's name (``sku``)."""
+    return _TAG.match(path) is not None
+
+
 def is_attribute(path: str) -> bool:
     return _ATTRIBUTE.match(path) is not None
 
@@ -233,39 +238,75 @@ def _tuple(values: tuple[str | None, ...]) -> tuple[str, ...] | None:
     return kept or None
 
 
-def records(src: BinaryIO, path: str, file_name: str) -> Iterator[tuple[int, Any, bool]]:
+def records(src: BinaryIO, path: str, file_name: str, *, skip: int = 0
+            ) -> Iterator[tuple[int, Any, bool]]:
     """``(line, element, True)`` per record element (the row shape the mapping loops
-    take); each is cleared, with its earlier siblings, once the next one is asked for."""
-    context = etree.iterparse(src, events=("end",), tag=record_tag(path),
-                              resolve_entities=False, no_network=True, load_dtd=False,
-                              huge_tree=False, remove_comments=True, remove_pis=True)
-    first = True
-    tag = record_tag(path)
-    try:
-        for _event, el in context:
-            up = el.getparent()
-            if up is not None and up.tag == tag:
-                continue  # a child named like its record (<status> in <status>): a field
-            if first:
-                _refuse_entities(el, file_name)
-                first = False
-            yield el.sourceline, el, True
-            el.clear(keep_tail=False)
-            parent = el.getparent()
-            if parent is not None:
-                while el.getprevious() is not None:
-                    del parent[0]
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position if exc.position else (0, 0)
-        message = exc.msg
-        # libxml2's real cause, from this parser's own log: the exception's is a copy of
-        # the thread's, where an error of a file read earlier may still be the last one
-        last = context.error_log.last_error
-        if not line and last is not None:
-            line, column, message = last.line, last.column, last.message
-        # no line at all: nothing was parsed (an empty file), so the fault is on line 1
-        raise DataError(Problem(f"not well-formed XML: {message}", line=line or 1,
-                                column=column or None, file=file_name)) from None
+    take); each is cleared, with its earlier siblings, once the next one is asked for.
+    The first ``skip`` record elements are parsed but not handed over."""
+    return iter(RecordStream(src, path, file_name, skip=skip))
+
+
+class RecordStream:
+    """The record elements of a document, streamed; with ``schema``, libxml2 validates
+    the whole document as it parses (``clean`` tells whether it has found an error yet).
+
+    Validation errors do not stop the parse: they are logged while a block of the file
+    is parsed, before the records of that block are handed over. A record handed over
+    while the log is still empty was therefore parsed, and validated, without error.
+    With a schema, libxml2 may also end a file cut short without an error: given the
+    ``root`` tag, ``complete`` tells whether the document really ended."""
+
+    def __init__(self, src: BinaryIO, path: str, file_name: str, *, skip: int = 0,
+                 schema: Any = None, root: str | None = None) -> None:
+        self.tag = record_tag(path)
+        self.file_name = file_name
+        self.skip = skip
+        self.root = root
+        self.complete = False  # the end of the root element was seen (``root`` given)
+        tags = self.tag if root is None else (self.tag, root)
+        self.context = etree.iterparse(src, events=("end",), tag=tags, schema=schema,
+                                       resolve_entities=False, no_network=True,
+                                       load_dtd=False, huge_tree=False,
+                                       remove_comments=True, remove_pis=True)
+
+    def clean(self) -> bool:
+        """No error logged so far (well-formedness or, with a schema, validity)."""
+        return len(self.context.error_log) == 0
+
+    def __iter__(self) -> Iterator[tuple[int, Any, bool]]:
+        context, tag, skip = self.context, self.tag, self.skip
+        first = True
+        try:
+            for _event, el in context:
+                up = el.getparent()
+                if el.tag != tag:  # the root (asked for: see ``complete``)
+                    self.complete = up is None
+                    continue
+                if up is not None and up.tag == tag:
+                    continue  # a child named like its record (<status> in <status>): a field
+                if first:
+                    _refuse_entities(el, self.file_name)
+                    first = False
+                if skip:
+                    skip -= 1
+                else:
+                    yield el.sourceline, el, True
+                el.clear(keep_tail=False)
+                parent = el.getparent()
+                if parent is not None:
+                    while el.getprevious() is not None:
+                        del parent[0]
+        except etree.XMLSyntaxError as exc:
+            line, column = exc.position if exc.position else (0, 0)
+            message = exc.msg
+            # libxml2's real cause, from this parser's own log: the exception's is a copy
+            # of the thread's, where an error of a file read earlier may still be the last
+            last = context.error_log.last_error
+            if not line and last is not None:
+                line, column, message = last.line, last.column, last.message
+            # no line at all: nothing was parsed (an empty file), so the fault is on line 1
+            raise DataError(Problem(f"not well-formed XML: {message}", line=line or 1,
+                                    column=column or None, file=self.file_name)) from None
 
 
 def _refuse_entities(el: Any, file_name: str) -> None:

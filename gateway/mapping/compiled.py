@@ -67,6 +67,30 @@ def compile_row_function(steps: list[Step], guard: Guard | None = None) -> RowFu
     return env["map_row"]  # type: ignore[no-any-return]
 
 
+Extractor = Callable[[Iterator[Any], list[Any], int], bool]
+
+
+def compile_extractor(sources: list[str], prelude: list[str], names: dict[str, Any]
+                      ) -> Extractor:
+    """The raw values of each row, without the transforms: ``extract(rows, out, limit)``
+    appends ``(line, (raw, …), True)`` per row until ``out`` holds ``limit`` rows, and
+    returns False once ``rows`` is exhausted. A worker process extracts the rows of a
+    large XML file this way; plain tuples of texts cross to the main process cheaply,
+    where ``compile_row_mapper`` over ``values[i]`` runs the transforms."""
+    env = dict(names)
+    raws = "".join(f"{src}, " for src in sources)
+    lines = ["def extract(rows, out, limit):",
+             "    append = out.append",
+             "    for line, values, terminated in rows:",
+             *("        " + b for b in prelude),
+             f"        append((line, ({raws}), True))",
+             "        if len(out) >= limit:",
+             "            return True",
+             "    return False"]
+    exec("\n".join(lines), env)  # noqa: S102 - code built from element names only
+    return env["extract"]  # type: ignore[no-any-return]
+
+
 def _env(extra: dict[str, Any]) -> dict[str, Any]:
     return {"MISS": MISS, "Failed": Failed, "_report": _report, **extra}
 

@@ -81,9 +81,14 @@ class ProblemSink:
         return self.count > 0
 
 
-def read_records(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink
-                 ) -> Iterator[tuple[int, Record]]:
-    """Stream ``(line, record)`` pairs of the valid rows of ``src``."""
+def read_records(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink,
+                 *, skip: int = 0) -> Iterator[tuple[int, Record]]:
+    """Stream ``(line, record)`` pairs of the valid rows of ``src``; ``skip``: the first
+    record elements of a flat XML file are already handled (read by a worker process)."""
+    if skip:
+        if mapping.format != "xml" or mapping.groups or mapping.group_by is not None:
+            raise ValueError("only a flat XML file is read from a record on")
+        return _read_xml(mapping, src, file_name, problems, skip)
     if mapping.edi_read is not None:
         return _read_edi(mapping, src, file_name, problems)
     if mapping.groups or mapping.group_by is not None:
@@ -390,12 +395,12 @@ def _text_at(f: FieldSpec) -> Callable[[Any], str]:
     return lambda values: values[a:b].strip()
 
 
-def _read_xml(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink
-              ) -> Iterator[tuple[int, Record]]:
+def _read_xml(mapping: Mapping, src: BinaryIO, file_name: str, problems: ProblemSink,
+              skip: int = 0) -> Iterator[tuple[int, Record]]:
     assert mapping.xml is not None
     mapper = _compiled(mapping, ("read", "xml"), lambda: _xml_mapper(mapping.fields))
-    yield from mapper(xml_format.records(src, mapping.xml.record, file_name), problems,
-                      file_name)
+    yield from mapper(xml_format.records(src, mapping.xml.record, file_name, skip=skip),
+                      problems, file_name)
 
 
 def _xml_mapper(fields: tuple[FieldSpec, ...], grouped: bool = False) -> Any:
@@ -404,6 +409,10 @@ def _xml_mapper(fields: tuple[FieldSpec, ...], grouped: bool = False) -> Any:
     if grouped:  # an order is validated mapped (groups): no need to keep it as received
         prelude = [step for step in prelude if "_received(" not in step]
     source = dict(zip((f.key for f in with_path), exprs, strict=True))
+    return compile_row_mapper(_xml_steps(fields, source), None, (prelude, env))
+
+
+def _xml_steps(fields: tuple[FieldSpec, ...], source: dict[str, str]) -> list[Step]:
     steps = []
     for f in fields:
         memo = Memo(f.chain)
@@ -412,7 +421,28 @@ def _xml_mapper(fields: tuple[FieldSpec, ...], grouped: bool = False) -> Any:
                               f.label, cached=False))
         else:
             steps.append(Step(f.name, source.get(f.key, "None"), memo, f.label, f.lang))
-    return compile_row_mapper(steps, None, (prelude, env))
+    return steps
+
+
+RawFields = tuple[tuple[str, bool, str | None], ...]
+
+
+def xml_raw_reader(mapping: Mapping) -> tuple[RawFields, Any] | None:
+    """For a flat XML mapping whose every field is read from the child element of its
+    own name (a canonical document): the fields as ``formats.xml.sources`` takes them,
+    for a worker process to extract the raw values with, and the loop that maps rows of
+    those values (``(line, (raw, …), True)``) here. ``None`` for any other mapping."""
+    fields = mapping.fields
+    if (mapping.format != "xml" or mapping.groups or mapping.group_by is not None
+            or not fields):
+        return None
+    for f in fields:
+        if (f.path is None or f.path != f.name or f.lang is not None
+                or not xml_format.is_tag(f.path)):
+            return None
+    mapper = _compiled(mapping, ("read", "xml", "raw"), lambda: compile_row_mapper(
+        _xml_steps(fields, {f.key: f"values[{i}]" for i, f in enumerate(fields)})))
+    return tuple((f.path or "", f.all, f.by) for f in fields), mapper
 
 
 class _ByAttribute:

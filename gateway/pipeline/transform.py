@@ -89,7 +89,20 @@ def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_nam
         for f in group.fields:
             labels.setdefault(f.name, f.label)
     seen = 0
-    for item in read_records(mapping, src, file_name, problems):
+    skip = 0
+    stream = validator.stream(mapping, src, file_name) if validator.pool is not None else None
+    if stream is not None:
+        with stream:
+            for position, rows in stream.batches():
+                chunk = list(stream.mapper(rows, problems, file_name))
+                seen = _count(chunk, seen, max_records, file_name)
+                checked = validator.checked_whole(chunk, file_name)
+                checked.position = position
+                yield _labelled(checked, problems, labels)
+        if stream.fallback_from is None:
+            return
+        skip = stream.fallback_from
+    for item in read_records(mapping, src, file_name, problems, skip=skip):
         chunk.append(item)
         if len(chunk) >= CHUNK:
             seen = _count(chunk, seen, max_records, file_name)
@@ -118,7 +131,12 @@ def _count(chunk: Chunk, seen: int, limit: int | None, file_name: str) -> int:
 
 def _collect(ticket: Callable[[], CheckedChunk], problems: ProblemSink,
              labels: dict[str, str] | None = None) -> CheckedChunk:
-    checked = ticket()
+    return _labelled(ticket(), problems, labels)
+
+
+def _labelled(checked: CheckedChunk, problems: ProblemSink,
+              labels: dict[str, str] | None = None) -> CheckedChunk:
+    """A checked chunk's problems into the file's, each field named as the sender's."""
     for p in checked.problems:
         if labels and p.field in labels:
             p = replace(p, field=labels[p.field])
@@ -268,7 +286,8 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
             for checked in valid_chunks(mapping, validator, raw, x.file_name, problems,
                                         max_records=channel.max_records):
                 if progress:
-                    progress(raw.tell())
+                    progress(checked.position if checked.position is not None
+                             else raw.tell())
                 if not checked.valid:
                     continue
                 records = [rec for _, rec in checked.valid]

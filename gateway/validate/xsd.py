@@ -21,15 +21,16 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lxml import etree
 
 from ..documents import DocumentType, to_text
 from ..errors import ConfigError, Problem
 from ..formats.xml import RecordLine
-from ..mapping.loader import canonical_mapping
+from ..mapping.loader import Mapping, canonical_mapping
 from ..mapping.writer import plan, xml_records
+from .streaming import ValidatedStream, open_stream
 
 _schemas: dict[Path, etree.XMLSchema] = {}
 
@@ -70,6 +71,7 @@ class CheckedChunk:
     valid: Chunk
     problems: list[Problem]
     body: str | None  # canonical XML of the records when all were valid, ready to write
+    position: int | None = None  # how far into the file, when not the reader's own
 
 
 class ChunkValidator:
@@ -119,6 +121,28 @@ class ChunkValidator:
 
     def validate(self, chunk: Chunk, file_name: str) -> CheckedChunk:
         return self.submit(chunk, file_name)()
+
+    def stream(self, mapping: Mapping, src: BinaryIO, file_name: str
+               ) -> ValidatedStream | None:
+        """A worker that validates the whole file as it reads it (``streaming.py``), when
+        the mapping and the schema allow; ``checked_whole`` then checks its records."""
+        return open_stream(mapping, self.doc, self.schema_path, self.required, src,
+                           file_name)
+
+    def checked_whole(self, chunk: Chunk, file_name: str) -> CheckedChunk:
+        """Records of a document validated whole: valid as received. Those the mapping
+        left without a field the XSD requires (an element present but empty) are checked
+        again mapped, as ``_submit_received`` does, for their problems."""
+        required = self.required or ()
+        again = [i for i, (_line, rec) in enumerate(chunk)
+                 if any(_empty(rec.get(f)) for f in required)]
+        if not again:
+            return CheckedChunk(chunk, [], None)
+        checked = self.validate([chunk[i] for i in again], file_name)
+        passed = {id(rec) for _line, rec in checked.valid}
+        refused = {i for i in again if id(chunk[i][1]) not in passed}
+        return CheckedChunk([item for i, item in enumerate(chunk) if i not in refused],
+                            checked.problems, None)
 
     def _submit_received(self, chunk: Chunk, file_name: str
                          ) -> Callable[[], CheckedChunk] | None:
