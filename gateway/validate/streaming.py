@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import marshal
 import multiprocessing
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -36,6 +38,8 @@ from ..mapping.loader import Mapping
 from ..mapping.reader import RawFields, xml_raw_reader
 
 BATCH = 2000
+AHEAD = 6  # batches received ahead of the main process
+_DIED = object()
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 _IDENTITY = ("unique", "key", "keyref")
 _OTHER_FILES = ("include", "import", "redefine", "override")
@@ -119,7 +123,10 @@ def _plain_schema(path: Path) -> bool:
 
 class ValidatedStream:
     """The worker's side seen from the main process: batches of raw rows, and from which
-    record the rest of the file must be read the usual way (``fallback_from``)."""
+    record the rest of the file must be read the usual way (``fallback_from``).
+
+    A thread receives the worker's batches a few ahead (it waits on the pipe without the
+    GIL), so that neither process waits for the other batch by batch."""
 
     def __init__(self, plan: Plan, mapper: Any) -> None:
         self.mapper = mapper
@@ -131,13 +138,27 @@ class ValidatedStream:
                                  name="gateway-xml-reader")
         self._proc.start()
         child.close()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+        self._thread = threading.Thread(target=self._receive, daemon=True,
+                                        name="gateway-xml-receiver")
+        self._thread.start()
+
+    def _receive(self) -> None:
+        try:
+            while True:
+                self._queue.put(self._conn.recv_bytes())
+        except (EOFError, OSError):  # the worker is done (or died): no more messages
+            self._queue.put(None)
 
     def batches(self) -> Iterator[tuple[int, list[Any]]]:
         """``(position in the file, rows)`` per checked batch, in the file's order."""
         while True:
+            data = self._queue.get()
             try:
-                msg = marshal.loads(self._conn.recv_bytes())
-            except (EOFError, OSError, ValueError):  # the worker died: read on from here
+                msg = marshal.loads(data) if data is not None else _DIED
+            except (EOFError, ValueError, TypeError):
+                msg = _DIED
+            if msg is _DIED:  # ended without a last word: read on from here
                 self.fallback_from = self.received
                 return
             if msg is None:
@@ -150,10 +171,15 @@ class ValidatedStream:
             yield position, rows
 
     def close(self) -> None:
-        self._conn.close()
         if self._proc.is_alive():
             self._proc.kill()
         self._proc.join()
+        while self._thread.is_alive():  # let a receiver blocked on a full queue finish
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._conn.close()
 
     def __enter__(self) -> ValidatedStream:
         return self

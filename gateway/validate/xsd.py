@@ -134,8 +134,13 @@ class ChunkValidator:
         left without a field the XSD requires (an element present but empty) are checked
         again mapped, as ``_submit_received`` does, for their problems."""
         required = self.required or ()
-        again = [i for i, (_line, rec) in enumerate(chunk)
-                 if any(_empty(rec.get(f)) for f in required)]
+        again = []
+        for i, (_line, rec) in enumerate(chunk):
+            for f in required:
+                v = rec.get(f)
+                if v is None or v.__class__ is not str and _empty(v) or v == "":
+                    again.append(i)
+                    break
         if not again:
             return CheckedChunk(chunk, [], None)
         checked = self.validate([chunk[i] for i in again], file_name)
@@ -280,12 +285,16 @@ def _empty(value: Any) -> bool:
     """True when the canonical XML of a value is nothing (the writer leaves it out)."""
     if value is None:
         return True
-    if value.__class__ is str:
+    kind = value.__class__
+    if kind is str:
         return not value
-    if isinstance(value, dict):
+    if kind is dict:
         value = value.values()
-    elif not isinstance(value, (tuple, list)):
-        return value == ""
+    elif kind is not tuple and kind is not list:  # a scalar (or a subclass: rare)
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, (tuple, list)):
+            return value == ""
     for v in value:
         if v is not None and v != "":
             return False

@@ -8,6 +8,7 @@ the worker's batches are kept small so that a file spans many of them.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ def streams(monkeypatch: pytest.MonkeyPatch) -> list[streaming.ValidatedStream]:
 
     def spy(self: streaming.ValidatedStream, *args: Any, **kwargs: Any) -> None:
         real(self, *args, **kwargs)
+        self.gc_threshold = gc.get_threshold()  # type: ignore[attr-defined]
         started.append(self)
     monkeypatch.setattr(streaming.ValidatedStream, "__init__", spy)
     monkeypatch.setattr(streaming, "BATCH", BATCH)
@@ -77,6 +79,9 @@ def test_valid_file_is_read_whole_by_the_worker_with_the_same_result(
     assert streamed[0] == "accepted" and len(streamed[3]) == 61  # header + 60 products
     [stream] = streams
     assert stream.fallback_from is None and stream.received == 60
+    # fewer collections of short-lived records while a large file is read, then as before
+    assert stream.gc_threshold[0] == transform.YOUNG_COLLECTION  # type: ignore[attr-defined]
+    assert gc.get_threshold()[0] != transform.YOUNG_COLLECTION
 
 
 @pytest.mark.parametrize("at", [0, 6, 7, 30, 59])
