@@ -220,6 +220,19 @@ def _texts(found: list[Any] | None) -> tuple[str, ...] | None:
     return tuple(e.text or "" for e in found) if found else None
 
 
+def by_language(pairs: tuple[tuple[str | None, str], ...] | None) -> Any:
+    """``((lang, text), …)`` as ``{lang: text}`` without its empty texts, when each element
+    has the attribute, once; else the pairs as they are, for the reader to refuse."""
+    if not pairs:
+        return pairs
+    texts = dict(pairs)
+    if len(texts) != len(pairs) or None in texts:
+        return pairs
+    if "" in texts.values():
+        texts = {lang: text for lang, text in texts.items() if text}
+    return texts
+
+
 def _pairs(found: list[Any] | None, attr: str) -> tuple[tuple[str | None, str], ...] | None:
     return tuple((e.get(attr), e.text or "") for e in found) if found else None
 

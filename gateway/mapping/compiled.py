@@ -113,7 +113,9 @@ def _body(steps: list[Step], guard: Guard | None, prelude: list[str], env: dict[
             lines.append(f"v{i} = x{i}(values)")
         else:
             lines.append(f"v{i} = {s.source}")
-        if s.cached:
+        if s.memo.__class__ is Memo and not s.memo.chain:
+            lines.append(f"r{i} = v{i}")  # no transform: the value as read, nothing to look up
+        elif s.cached:
             env[f"g{i}"] = s.memo.cache.get
             lines += [f"r{i} = g{i}(v{i}, MISS)",
                       f"if r{i} is MISS:",

@@ -456,12 +456,17 @@ class _ByAttribute:
         self.path = path
         self.attr = attr
 
-    def compute(self, pairs: tuple[tuple[str | None, str], ...] | None) -> Any:
-        texts: dict[Any, str] = dict(pairs) if pairs else {}
-        if pairs and (len(texts) != len(pairs) or None in texts):
-            return self._refused(pairs)
-        if "" in texts.values():
-            texts = {lang: text for lang, text in texts.items() if text}
+    def compute(self, pairs: tuple[tuple[str | None, str], ...] | dict[str, str] | None
+                ) -> Any:
+        """``pairs`` may already be that dict (``formats.xml.by_language``)."""
+        if pairs.__class__ is dict:
+            texts: dict[Any, str] = pairs  # type: ignore[assignment]
+        else:
+            texts = dict(pairs) if pairs else {}  # type: ignore[arg-type]
+            if pairs and (len(texts) != len(pairs) or None in texts):
+                return self._refused(pairs)  # type: ignore[arg-type]
+            if "" in texts.values():
+                texts = {lang: text for lang, text in texts.items() if text}
         if not texts:  # no language: "required" fails, anything else leaves it out
             result = self.memo.cache.get(None, MISS)
             if result is MISS:

@@ -840,11 +840,17 @@ class Ledger:
 
     # -- products and replenishment ---------------------------------------------------------
     def put_reorder_points(self, rows: Iterable[tuple[str, Decimal | None]], xid: int) -> None:
+        micro: dict[Any, int | None] = {None: None, "": None}  # a catalogue repeats a few
+        params = []
+        for sku, rp in rows:
+            m = micro.get(rp, MISSING)
+            if m is MISSING:
+                m = micro[rp] = to_micro(rp)
+            params.append((sku, m, xid))
         self.db.executemany(
             "INSERT INTO products(sku, reorder_point, exchange_id) VALUES (?,?,?)"
             " ON CONFLICT(sku) DO UPDATE SET reorder_point=excluded.reorder_point,"
-            " exchange_id=excluded.exchange_id",
-            ((sku, None if rp in (None, "") else to_micro(rp), xid) for sku, rp in rows))
+            " exchange_id=excluded.exchange_id", params)
 
     def reorder_points(self, skus: Iterable[str]) -> dict[str, Decimal]:
         out: dict[str, Decimal] = {}
@@ -903,6 +909,9 @@ class Ledger:
 
 
 MICRO = 6
+
+
+MISSING = object()
 
 
 def to_micro(quantity: Decimal) -> int:

@@ -69,6 +69,10 @@ def _work(plan: Plan, conn: Any) -> None:
             schema = load_schema(Path(plan.schema))
             exprs, prelude, env = xml_format.sources(list(plan.fields))
             prelude = [step for step in prelude if "_received(" not in step]
+            # a localized field crosses as the dict it becomes (the reader takes either)
+            env["_by_language"] = xml_format.by_language
+            exprs = [f"_by_language({e})" if by else e
+                     for e, (_path, _all, by) in zip(exprs, plan.fields, strict=True)]
             extract = compile_extractor(exprs, prelude, env)
             with open(plan.path, "rb") as fh:
                 stream = xml_format.RecordStream(fh, plan.record, plan.file_name,

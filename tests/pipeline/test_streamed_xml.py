@@ -112,6 +112,20 @@ def test_a_required_element_left_empty_is_checked_mapped(
     assert stream.fallback_from is None  # the document itself is valid
 
 
+def test_a_language_given_twice_is_refused_as_in_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        streams: list[streaming.ValidatedStream]) -> None:
+    twice = product("A-010").replace('<name lang="fr">Cafetière</name>',
+                                     '<name lang="fr">Cafetière</name><name lang="fr"></name>')
+    blank = product("A-011").replace('<name lang="fr">Cafetière</name>',
+                                     '<name lang="fr">Cafetière</name><name lang="en"></name>')
+    streamed, in_process = both(tmp_path, monkeypatch,
+                                xml(*catalogue(20, {10: twice, 11: blank})))
+    assert streamed == in_process
+    assert streamed[2] == [("13", "name", "two name elements with lang='fr'")]
+    assert streams[0].fallback_from is None  # valid XML: the reader refuses it
+
+
 @pytest.mark.parametrize("case", ["cut", "unknown element after the products", "entities"])
 def test_a_bad_document_is_handled_as_in_process(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -151,7 +165,7 @@ def test_the_worker_hands_over_only_records_before_a_fault(tmp_path: Path,
         rows = [row for _pos, batch in stream.batches() for row in batch]
     assert stream.fallback_from is not None and 0 < stream.fallback_from <= 2500
     assert len(rows) == stream.fallback_from and rows[-1][1][0] == f"A-{len(rows) - 1:03d}"
-    assert rows[0][1] == ("A-000", (("fr", "Cafetière"),)) and rows[0][0] == 3
+    assert rows[0][1] == ("A-000", {"fr": "Cafetière"}) and rows[0][0] == 3
 
 
 def test_a_file_cut_short_is_never_taken_whole(tmp_path: Path) -> None:
