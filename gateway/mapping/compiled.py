@@ -217,7 +217,10 @@ def _compile_per_record(fields: list[tuple[str | None, Memo]], result: str, ret:
         call = f"v{i}"
         for j, fn in enumerate(steps):
             env[f"f{i}_{j}"] = fn
-            call = f"f{i}_{j}({call})"
+            if j == len(steps) - 1 and j > 0 and fn is _text:  # a str is its own text
+                call = f"(s{i} if (s{i} := {call}).__class__ is str else f{i}_{j}(s{i}))"
+            else:
+                call = f"f{i}_{j}({call})"
         body.append(f"        v{i} = {src}")
         if len(steps) == 0 or fname in unhashable:
             body.append(f"        t{i} = {call}")
