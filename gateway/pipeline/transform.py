@@ -96,9 +96,9 @@ def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_nam
     if stream is not None:
         with stream:
             for position, rows in stream.batches():
-                chunk = list(stream.mapper(rows, problems, file_name))
-                seen = _count(chunk, seen, max_records, file_name)
-                checked = validator.checked_whole(chunk, file_name)
+                batch = list(stream.mapper(rows, problems, file_name))
+                seen = _count(batch, seen, max_records, file_name)
+                checked = validator.checked_whole(batch, file_name)
                 checked.position = position
                 yield _labelled(checked, problems, labels)
         if stream.fallback_from is None:

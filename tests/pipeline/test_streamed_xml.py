@@ -100,6 +100,22 @@ def test_an_invalid_product_anywhere_is_found_and_worded_as_in_process(
     assert stream.fallback_from % BATCH == 0 and stream.received == stream.fallback_from
 
 
+def test_a_fault_after_batches_handed_over_is_found_as_in_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        streams: list[streaming.ValidatedStream]) -> None:
+    """In a file larger than libxml2's read blocks the worker hands over the batches
+    before the fault, and the main process reads on from there: each product once."""
+    data = xml(*catalogue(1500, {700: product("A-700", extra="<colour>red</colour>"),
+                                 1200: product("A-1200", weight="-1")}))
+    streamed, in_process = both(tmp_path, monkeypatch, data)
+    assert streamed == in_process
+    assert [(line, field) for line, field, _m in streamed[2]] == [("703", "colour"),
+                                                                   ("1203", "weight")]
+    assert streamed[1] == "1498" and len(streamed[3]) == 1499
+    [stream] = streams
+    assert stream.fallback_from is not None and 0 < stream.fallback_from <= 700
+
+
 def test_a_required_element_left_empty_is_checked_mapped(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         streams: list[streaming.ValidatedStream]) -> None:
