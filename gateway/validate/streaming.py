@@ -5,15 +5,16 @@ A file whose records are the document's own record elements, read by their own n
 document as a whole is valid. A worker process parses it with libxml2 validating as it
 goes (the cost of ``iterparse(schema=…)`` alone), extracts each record's raw texts and
 sends them on in batches of plain tuples; the main process only runs the transforms,
-the flow and the writers. The two cores share the work instead of the main process
-parsing, serialising every record again and waiting for a validation of those copies.
+the flow and the writers. The two cores share the work, and no record is serialised
+again to be validated.
 
 A batch is sent only when libxml2 has logged no error by the time its last record was
 handed over (errors are logged while a block is parsed, before its records are handed
-over: see ``formats/xml.RecordStream``). On the first error, or anything else the worker
-does not expect, it says from which record on the file must be read the usual way; the
-main process then reads the rest itself, record by record checked as today, so each
-problem is located and worded as for any file. Nothing of an unchecked batch is used.
+over: see ``formats/xml.RecordStream``), and the last one only once the root element
+has closed. On the first error, or anything else the worker does not expect, it says
+from which record on the file must be read the usual way; the main process then reads
+the rest itself, each record checked as in any other file, so each problem is located
+and worded the same. Nothing of an unchecked batch is used.
 """
 
 from __future__ import annotations
