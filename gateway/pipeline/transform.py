@@ -12,7 +12,7 @@ import gc
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from datetime import UTC, datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -298,9 +298,11 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                               else Tolerance())
     try:
         with (nullcontext(source) if source is not None
-              else ctx.archive.open(x.sha256)) as raw:
-            for checked in valid_chunks(mapping, validator, raw, x.file_name, problems,
-                                        max_records=channel.max_records):
+              else ctx.archive.open(x.sha256)) as raw, \
+                closing(valid_chunks(mapping, validator, raw, x.file_name, problems,
+                                     max_records=channel.max_records)) as chunks:
+            # closed on the way out, whatever stops the loop: a reading worker stops too
+            for checked in chunks:
                 if progress:
                     progress(checked.position if checked.position is not None
                              else raw.tell())
