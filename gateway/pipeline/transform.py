@@ -100,6 +100,7 @@ def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_nam
                 seen = _count(batch, seen, max_records, file_name)
                 checked = validator.checked_whole(batch, file_name)
                 checked.position = position
+                crash_point("transform.streamed_batch")
                 yield _labelled(checked, problems, labels)
         if stream.fallback_from is None:
             return

@@ -9,6 +9,8 @@ the worker's batches are kept small so that a file spans many of them.
 from __future__ import annotations
 
 import gc
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ from gateway.pipeline import transform
 from gateway.validate import streaming
 from tests.conftest import Workspace
 from tests.flows.test_catalogue_bad_inputs import product, workspace, xml
-from tests.flows.test_catalogue_flows import ack, errors, shop_file
+from tests.flows.test_catalogue_flows import ack, errors, shop_file, shop_files
+from tests.pipeline.test_crash import run_gateway
 
 BATCH = 7
 
@@ -221,3 +224,38 @@ def test_only_schemas_valid_element_by_element_are_streamed(tmp_path: Path) -> N
     assert not streaming._plain_schema(tmp_path / "remote.xsd")
     shipped = Path(transform.__file__).parents[2] / "schemas"
     assert streaming._plain_schema(shipped / "catalogue.xsd")  # includes common.xsd
+
+
+def test_a_gateway_killed_while_its_worker_reads_leaves_no_worker_and_loses_nothing(
+        tmp_path: Path) -> None:
+    """Killed (as by ``kill -9``) in the middle of a large file read by the worker: the
+    worker, left without a reader, ends by itself; the next run processes the file once."""
+    ws = workspace(tmp_path / "ws")
+    n = 24_000  # over 4 MB: read by the worker, at the real threshold
+    data = xml(*catalogue(n))
+    assert len(data) >= transform.PARALLEL_FROM_BYTES
+    ws.drop("catalogue_1.xml", data)
+    killed = run_gateway(ws, "transform.streamed_batch", after=2)
+    assert killed.returncode == 137, killed.stderr
+    [blob] = [p for p in (ws.root / "archive").rglob("*") if p.is_file()
+              and p.stat().st_size == len(data)]
+    deadline = time.monotonic() + 20
+    while _open_by_any_process(blob):
+        assert time.monotonic() < deadline, "the reading worker outlived its gateway"
+        time.sleep(0.1)
+    assert run_gateway(ws).returncode == 0
+    assert ack(ws, "catalogue_1").findtext("result") == "accepted"
+    [rows] = [shop_file(ws, "products_")]
+    assert len(rows) == n + 1 and len({r.split(";")[5] for r in rows[1:]}) == n
+
+
+def _open_by_any_process(path: Path) -> bool:
+    target = str(path.resolve())
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            for fd in fd_dir.iterdir():
+                if os.readlink(fd) == target:
+                    return True
+        except OSError:  # a process that ended, or not ours to look at
+            continue
+    return False
