@@ -9,7 +9,6 @@ than libxml2's read blocks, so that faults land after batches already handed ove
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -18,17 +17,11 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from gateway.config import resource_dir
-from gateway.documents import document
-from gateway.errors import DataError
-from gateway.mapping.reader import ProblemSink
-from gateway.pipeline.transform import valid_chunks
 from gateway.validate import streaming
-from gateway.validate.xsd import ChunkValidator
 from tests.flows.test_catalogue_bad_inputs import product, xml
-from tests.pipeline.test_streamed_xml import catalogue
+from tests.pipeline.test_streamed_xml import catalogue, read
 
-from .harness import budget, guarded, mapping, mutated, xml_samples
+from .harness import budget, guarded, mutated, xml_samples
 
 SAMPLES = [*xml_samples("catalogue"), xml(*catalogue(1500))]
 N = 1500
@@ -71,43 +64,6 @@ def faulty_catalogues(draw: st.DrawFn) -> bytes:
     return data
 
 
-def read(path: Path, streamed: bool) -> tuple[Any, ...]:
-    """(records with their lines, problems sorted, the problem a refused file gives)."""
-    m = mapping("canonical_catalogue_in")
-    pool = ThreadPoolExecutor(1) if streamed else None
-    validator = ChunkValidator(document("catalogue"), resource_dir("schemas"), pool)
-    opened: list[streaming.ValidatedStream | None] = []
-    real_stream = validator.stream
-
-    def stream(*args: Any) -> streaming.ValidatedStream | None:
-        opened.append(real_stream(*args))
-        return opened[-1]
-    validator.stream = stream  # type: ignore[method-assign]
-    problems = ProblemSink()
-    records: list[tuple[int, dict[str, Any]]] = []
-    refused = None
-    try:
-        with open(path, "rb") as src:
-            for checked in valid_chunks(m, validator, src, path.name, problems):
-                records += [(int(line), rec) for line, rec in checked.valid]
-    except DataError as exc:
-        refused = (exc.problem.line, exc.problem.message)
-        # what was read before the fault depends on how much a batch or chunk holds
-        records, problems = [], ProblemSink()
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    if streamed:  # the worker read it, whole or up to a fault
-        [worker] = opened
-        assert worker is not None
-        event("worker: whole file" if worker.fallback_from is None else
-              "worker: handed over at 0" if worker.fallback_from == 0 else
-              "worker: handed over later")
-    found = sorted((p.line or 0, p.field or "", p.message, p.value or "")
-                   for p in problems.items)
-    return records, found, refused
-
-
 @budget(0.3)
 @given(data=st.data())
 @guarded
@@ -117,9 +73,14 @@ def test_the_worker_lets_through_exactly_what_record_by_record_checks_do(
     path.write_bytes(data.draw(st.one_of(faulty_catalogues(), faulty_catalogues(),
                                          faulty_catalogues(), mutated(SAMPLES)),
                                label="file"))
+    workers: list[streaming.ValidatedStream] = []
     with mock.patch.object(streaming, "BATCH", 50):  # many batches in a small file
-        streamed = read(path, True)
+        streamed = read(path, True, workers=workers)
     in_process = read(path, False)
+    [worker] = workers  # the worker read it, whole or up to a fault
+    event("worker: whole file" if worker.fallback_from is None else
+          "worker: handed over at 0" if worker.fallback_from == 0 else
+          "worker: handed over later")
     event("refused whole" if in_process[2] else
           "with problems" if in_process[1] else "clean")
     assert streamed == in_process

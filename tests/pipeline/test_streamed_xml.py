@@ -11,13 +11,21 @@ from __future__ import annotations
 import gc
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.config import resource_dir
+from gateway.documents import document
+from gateway.errors import DataError
+from gateway.mapping.loader import load_mapping_file
+from gateway.mapping.reader import ProblemSink
 from gateway.pipeline import transform
+from gateway.pipeline.transform import valid_chunks
 from gateway.validate import streaming
+from gateway.validate.xsd import ChunkValidator
 from tests.conftest import Workspace
 from tests.flows.test_catalogue_bad_inputs import product, workspace, xml
 from tests.flows.test_catalogue_flows import ack, errors, shop_file, shop_files
@@ -259,3 +267,84 @@ def _open_by_any_process(path: Path) -> bool:
         except OSError:  # a process that ended, or not ours to look at
             continue
     return False
+
+
+def read(path: Path, streamed: bool, reader: str = "canonical_catalogue_in",
+         doc: str = "catalogue", workers: list[streaming.ValidatedStream] | None = None
+         ) -> tuple[Any, ...]:
+    """What ``valid_chunks`` gives for a file, read by the worker (``streamed``: it is
+    appended to ``workers``) or record by record: (records with their lines, problems
+    sorted, the problem a refused file gives)."""
+    m = load_mapping_file(resource_dir("mappings") / f"{reader}.toml")
+    pool = ThreadPoolExecutor(1) if streamed else None
+    validator = ChunkValidator(document(doc), resource_dir("schemas"), pool)
+    opened: list[streaming.ValidatedStream | None] = []
+    real_stream = validator.stream
+
+    def stream(*args: Any) -> streaming.ValidatedStream | None:
+        opened.append(real_stream(*args))
+        return opened[-1]
+    validator.stream = stream  # type: ignore[method-assign]
+    problems = ProblemSink()
+    records: list[tuple[int, dict[str, Any]]] = []
+    refused = None
+    try:
+        with open(path, "rb") as src:
+            for checked in valid_chunks(m, validator, src, path.name, problems):
+                records += [(int(line), rec) for line, rec in checked.valid]
+    except DataError as exc:
+        refused = (exc.problem.line, exc.problem.message)
+        # what was read before the fault depends on how much a batch or chunk holds
+        records, problems = [], ProblemSink()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    if streamed:  # the worker read it, whole or up to a fault
+        [worker] = opened
+        assert worker is not None
+        if workers is not None:
+            workers.append(worker)
+    found = sorted((p.line or 0, p.field or "", p.message, p.value or "")
+                   for p in problems.items)
+    return records, found, refused
+
+
+# the flat canonical readers (a record of child elements named as its fields) and their
+# documents: each is read by the worker when its file is large
+FLAT_READERS = [("canonical_stock_in", "stock"), ("canonical_prices_in", "prices"),
+                ("canonical_catalogue_in", "catalogue"),
+                ("canonical_categories_in", "categories"),
+                ("canonical_customers_in", "customers"),
+                ("canonical_order_status_in", "order_status")]
+
+
+@pytest.mark.parametrize(("reader", "doc"), FLAT_READERS)
+def test_every_flat_canonical_reader_gives_the_same_records_through_the_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str, doc: str) -> None:
+    """The records of the reader's own mapping case, repeated past libxml2's read blocks;
+    then with an unknown element in one record of the middle."""
+    root, record = document(doc).root, document(doc).record
+    case = (Path(__file__).parents[1] / "mappings" / reader.replace("_in", "_xml")
+            / "expected.xml").read_bytes()
+    body = case[case.index(f"<{record}>".encode()):case.rindex(f"</{root}>".encode())]
+    assert body.count(f"<{record}>".encode()) >= 2
+    copies = [body] * 400
+    clean = b"<?xml version='1.0' encoding='UTF-8'?>\n<%s>\n%s</%s>\n" % (
+        root.encode(), b"".join(copies), root.encode())
+    copies[250] = body.replace(f"<{record}>".encode(), f"<{record}><bogus/>".encode(), 1)
+    faulty = clean.replace(b"".join([body] * 400), b"".join(copies))
+    monkeypatch.setattr(streaming, "BATCH", 40)
+    for name, data in (("clean", clean), ("faulty", faulty)):
+        path = tmp_path / f"{name}.xml"
+        path.write_bytes(data)
+        workers: list[streaming.ValidatedStream] = []
+        streamed = read(path, True, reader, doc, workers)
+        assert streamed == read(path, False, reader, doc)
+        records, problems, refused = streamed
+        assert refused is None and len(records) >= 400
+        [worker] = workers
+        if name == "clean":
+            assert problems == [] and worker.fallback_from is None
+        else:
+            assert [field for _line, field, _m, _v in problems] == ["bogus"]
+            assert 0 < worker.fallback_from < worker.received + 1 < len(records)
