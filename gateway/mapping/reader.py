@@ -459,14 +459,11 @@ class _ByAttribute:
     def compute(self, pairs: tuple[tuple[str | None, str], ...] | dict[str, str] | None
                 ) -> Any:
         """``pairs`` may already be that dict (``formats.xml.by_language``)."""
-        if pairs.__class__ is dict:
-            texts: dict[Any, str] = pairs  # type: ignore[assignment]
-        else:
-            texts = dict(pairs) if pairs else {}  # type: ignore[arg-type]
-            if pairs and (len(texts) != len(pairs) or None in texts):
+        if pairs.__class__ is not dict:
+            pairs = xml_format.by_language(pairs)  # type: ignore[arg-type]
+            if pairs and pairs.__class__ is not dict:  # left as pairs: refused
                 return self._refused(pairs)  # type: ignore[arg-type]
-            if "" in texts.values():
-                texts = {lang: text for lang, text in texts.items() if text}
+        texts: dict[str, str] = pairs or {}  # type: ignore[assignment]
         if not texts:  # no language: "required" fails, anything else leaves it out
             result = self.memo.cache.get(None, MISS)
             if result is MISS:

@@ -134,13 +134,7 @@ class ChunkValidator:
         left without a field the XSD requires (an element present but empty) are checked
         again mapped, as ``_submit_received`` does, for their problems."""
         required = self.required or ()
-        again = []
-        for i, (_line, rec) in enumerate(chunk):
-            for f in required:
-                v = rec.get(f)
-                if v is None or v.__class__ is not str and _empty(v) or v == "":
-                    again.append(i)
-                    break
+        again = [i for i, (_line, rec) in enumerate(chunk) if _lacks(rec, required)]
         if not again:
             return CheckedChunk(chunk, [], None)
         checked = self.validate([chunk[i] for i in again], file_name)
@@ -179,10 +173,8 @@ class ChunkValidator:
                     return None
                 seen = line.reads
             plain.append((int(line), rec))
-            for f in required:
-                if _empty(rec.get(f)):
-                    again.append(i)
-                    break
+            if _lacks(rec, required):
+                again.append(i)
             else:
                 kept.append(i)
                 starts.append(at)
@@ -279,6 +271,16 @@ def _plain_lines(chunk: Chunk) -> Chunk:
     if not chunk or chunk[0][0].__class__ is int:
         return chunk
     return [(int(line), rec) for line, rec in chunk]
+
+
+def _lacks(rec: dict[str, Any], required: tuple[str, ...]) -> bool:
+    """A required field the canonical XML would leave out (run for every record of a
+    large file: plain texts, the usual case, are looked at here)."""
+    for f in required:
+        v = rec.get(f)
+        if v is None or v.__class__ is not str and _empty(v) or v == "":
+            return True
+    return False
 
 
 def _empty(value: Any) -> bool:
