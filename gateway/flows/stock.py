@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ..store.ledger import to_micro
 from . import Flow, FlowRun, Record
 from .projection import ZERO, Projection, Projector, replenish
 
@@ -30,26 +32,33 @@ class StockFlow(Flow):
         self.applied = 0
         self.projected = 0  # SKUs the shop is shown less than the ERP's figure
         self._texts: dict[Any, str] = {}  # exports repeat the same as-of times
+        self._micro: dict[Decimal, int] = {}  # … and the same quantities
         self._skus: set[str] | None = set()
 
     def apply(self, records: list[Record], lines: list[int]) -> list[Record]:
         """Apply a chunk; return the records that changed a position (the ones the shop
         must see: a record older than what is held is not sent on)."""
-        texts = self._texts
+        texts, micro = self._texts, self._micro
         if len(texts) > 50_000:
             texts.clear()
+        if len(micro) > 50_000:
+            micro.clear()
         rows = []
         for r in records:
             t = r["as_of"]
             tt = texts.get(t)
             if tt is None:  # as-of times compare as text: always UTC, same precision
                 tt = texts[t] = t.astimezone(UTC).isoformat()
-            rows.append((r["sku"], r["warehouse"], r["quantity"], tt))
+            q = r["quantity"]
+            m = micro.get(q)
+            if m is None:  # in millionths, as the ledger keeps them
+                m = micro[q] = to_micro(q)
+            rows.append((r["sku"], r["warehouse"], m, tt))
         if self._skus is not None:
             self._skus.update(r["sku"] for r in records)
             if len(self._skus) > SMALL_FILE_SKUS:
                 self._skus = None  # a large file: find its SKUs by one scan at the end
-        changed = self.ledger.upsert_positions(rows, self.exchange_id)
+        changed = self.ledger.apply_positions(rows, self.exchange_id)
         self.applied += changed
         if changed == len(rows):
             return records

@@ -578,14 +578,19 @@ class Ledger:
             m = micro.get(quantity)
             if m is None:
                 m = micro[quantity] = to_micro(quantity)
-            params.append((sku, warehouse, m, as_of, xid))
+            params.append((sku, warehouse, m, as_of))
+        return self.apply_positions(params, xid)
+
+    def apply_positions(self, rows: list[tuple[str, str, int, str]], xid: int) -> int:
+        """``upsert_positions`` for quantities already in millionths (the rows are bound
+        as they are: the exchange id is written into the statement, an int)."""
         before = self.db.total_changes
         self.db.executemany(
             "INSERT INTO stock_positions(sku, warehouse, quantity, as_of, exchange_id)"
-            " VALUES (?,?,?,?,?) ON CONFLICT(sku, warehouse) DO UPDATE SET"
+            f" VALUES (?,?,?,?,{int(xid)}) ON CONFLICT(sku, warehouse) DO UPDATE SET"
             " quantity=excluded.quantity, as_of=excluded.as_of,"
             " exchange_id=excluded.exchange_id WHERE excluded.as_of >= stock_positions.as_of",
-            params)
+            rows)
         return self.db.total_changes - before
 
     def positions_held_by(self, xid: int, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
