@@ -18,6 +18,7 @@ from ..store.ledger import Ledger
 
 if TYPE_CHECKING:
     from ..config import Channel, Config
+    from ..mapping.columns import ColumnBatch
 
 Record = dict[str, Any]
 
@@ -54,6 +55,17 @@ class Flow:
     def apply(self, records: list[Record], lines: list[int]) -> list[Record]:
         """Return the records that go on (``records`` itself when all of them do)."""
         return records
+
+    def apply_columns(self, batch: ColumnBatch) -> tuple[list[Record], list[int]] | None:
+        """A batch read by column (``mapping/columns.py``): ``None`` when all its rows go
+        on as they are, else the records that go on and their lines. Here, as records."""
+        records = batch.records()
+        applied = self.apply(records, batch.lines)
+        if applied is records:
+            return None
+        kept = {id(r) for r in applied}
+        return applied, [ln for ln, r in zip(batch.lines, records, strict=True)
+                         if id(r) in kept]
 
     def finish(self) -> None:
         """After the last chunk: rules that need the whole file."""

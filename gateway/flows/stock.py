@@ -20,6 +20,7 @@ from .projection import ZERO, Projection, Projector, replenish
 
 if TYPE_CHECKING:
     from ..config import Channel
+    from ..mapping.columns import ColumnBatch
 
 SMALL_FILE_SKUS = 10_000
 
@@ -65,6 +66,37 @@ class StockFlow(Flow):
         self.ignored += len(rows) - changed
         kept = self.ledger.positions_held_by(self.exchange_id, [(r[0], r[1]) for r in rows])
         return [r for r in records if (r["sku"], r["warehouse"]) in kept]
+
+    def apply_columns(self, batch: ColumnBatch) -> tuple[list[Record], list[int]] | None:
+        """``apply`` for a batch read by column: each distinct quantity and time is
+        converted once, and the rows go to the ledger as they are zipped, no record built."""
+        texts, micro = self._texts, self._micro
+        if len(texts) > 50_000:
+            texts.clear()
+        if len(micro) > 50_000:
+            micro.clear()
+        m = batch.mapped
+        quantities, times = m["quantity"], m["as_of"]
+        for q in set(quantities).difference(micro):
+            micro[q] = to_micro(q)
+        for t in set(times).difference(texts):
+            texts[t] = t.astimezone(UTC).isoformat()
+        skus, warehouses = m["sku"], m["warehouse"]
+        if self._skus is not None:
+            self._skus.update(skus)
+            if len(self._skus) > SMALL_FILE_SKUS:
+                self._skus = None
+        rows = list(zip(skus, warehouses, map(micro.__getitem__, quantities),
+                        map(texts.__getitem__, times)))
+        changed = self.ledger.apply_positions(rows, self.exchange_id)
+        self.applied += changed
+        if changed == len(rows):
+            return None
+        self.ignored += len(rows) - changed
+        held = self.ledger.positions_held_by(self.exchange_id, [(r[0], r[1]) for r in rows])
+        records = batch.records()
+        kept = [i for i, r in enumerate(rows) if (r[0], r[1]) in held]
+        return [records[i] for i in kept], [batch.lines[i] for i in kept]
 
     def view(self, name: str, out: Channel) -> Iterator[Record]:
         """``sku_totals``: the projected stock the shop may sell (ERP quantity over all

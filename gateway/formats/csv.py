@@ -50,6 +50,13 @@ def _normalise(encoding: str) -> str:
         return encoding
 
 
+class Block(NamedTuple):
+    """Consecutive rows, one per line from ``first`` on, all as wide as the header."""
+
+    first: int
+    rows: list[list[str]]
+
+
 class Row(NamedTuple):
     """One CSV record: the line it starts on, its fields, whether its line was ended."""
 
@@ -85,6 +92,10 @@ class CsvRowReader:
 
     def _lines(self) -> Iterator[str]:
         """Decoded lines; ASCII lines (most of a file) take the fast path in C."""
+        return itertools.chain.from_iterable(self._decoded_blocks())
+
+    def _decoded_blocks(self) -> Iterator[list[str]]:
+        """The decoded lines a block at a time (``_blocks``)."""
         head = self.src.read(4)
         encoding = self.encoding
         skip = 0
@@ -103,8 +114,7 @@ class CsvRowReader:
         text_stream = io.TextIOWrapper(self.src, encoding=encoding,  # type: ignore[arg-type]
                                        errors="surrogateescape", newline="")
         try:
-            yield from itertools.chain.from_iterable(
-                self._blocks(text_stream, encoding, single_byte))
+            yield from self._blocks(text_stream, encoding, single_byte)
         finally:
             if not self.src.closed:  # abandoned after its owner closed the file: nothing to do
                 text_stream.detach()
@@ -218,15 +228,55 @@ class CsvRowReader:
             line=lineno, file=self.file_name, value=text.strip()[:60]))
 
     def rows(self) -> Iterator[Row]:
+        return self._rows(self._lines(), 0)
+
+    def blocks(self) -> Iterator[Block | Row]:
+        """``rows``, a block at a time where the block is plain: a ``Block`` of ended
+        lines, each one row of as many fields as the header. Every
+        other row comes as the ``Row`` that ``rows`` gives for it.
+
+        A block without the quote character holds one row per line (no field spans
+        lines), so the C parser reads it whole. From the first block with one on, rows
+        are read one by one, as ``rows`` does."""
         o = self.options
-        reader = csv.reader(self._lines(), delimiter=o.delimiter, quotechar=o.quotechar,
+        blocks = self._decoded_blocks()
+        lineno = 0
+        while True:
+            dropped = len(self._dropped)
+            lines = next(blocks, None)
+            if lines is None:
+                return
+            first = lineno + 1
+            lineno += len(lines)
+            if not o.quotechar or o.quotechar in "".join(lines):
+                yield from self._rows(itertools.chain(lines,
+                                                      itertools.chain.from_iterable(blocks)),
+                                      first - 1)
+                return
+            plain = (self.header is not None and len(self._dropped) == dropped
+                     and not first <= (self.unterminated_line or 0) <= lineno)
+            if plain:
+                try:
+                    parsed = list(csv.reader(lines, delimiter=o.delimiter,
+                                             quotechar=o.quotechar, strict=True))
+                except csv.Error:
+                    plain = False
+            if plain and set(map(len, parsed)) == {len(self.header or ())}:
+                yield Block(first, parsed)
+            else:
+                yield from self._rows(iter(lines), first - 1)
+
+    def _rows(self, lines: Iterator[str], before: int) -> Iterator[Row]:
+        """The rows of ``lines``, the first of which is line ``before + 1``."""
+        o = self.options
+        reader = csv.reader(lines, delimiter=o.delimiter, quotechar=o.quotechar,
                             strict=True)
-        last_line = 0
+        last_line = before
         while True:
             try:
                 for values in reader:
                     line = last_line + 1
-                    last_line = reader.line_num
+                    last_line = reader.line_num + before
                     if not values or (len(values) == 1 and values[0] == ""):
                         continue  # blank line, or an undecodable one already reported
                     if self._dropped and any(n in self._dropped
@@ -238,9 +288,10 @@ class CsvRowReader:
                     yield (line, values, self.unterminated_line != last_line)  # a Row
                 return
             except csv.Error as exc:
-                self.problems.append(Problem(f"malformed CSV: {exc}", line=reader.line_num,
+                self.problems.append(Problem(f"malformed CSV: {exc}",
+                                             line=reader.line_num + before,
                                              file=self.file_name))
-                last_line = reader.line_num
+                last_line = reader.line_num + before
 
 
 @functools.cache

@@ -24,6 +24,7 @@ from ..errors import DataError, Problem, TransientError
 from ..flows import FlowRun, flow_for
 from ..formats.csv import LINE_LIMIT
 from ..formats.edi import TOLERANCE, Tolerance
+from ..mapping.columns import ColumnBatch, columnar
 from ..mapping.loader import Mapping, load_mapping, load_output_mapping
 from ..mapping.reader import ProblemSink, Record, read_records
 from ..mapping.ediwriter import Envelope
@@ -33,6 +34,7 @@ from ..store.archive import Blob, BlobWriter
 from ..store.atomic import DurableBatch, crash_point
 from ..store.ledger import Exchange
 from ..transports.base import escape_controls
+from ..validate.csvstream import batches as csv_batches, open_csv_stream
 from ..validate.xsd import CheckedChunk, ChunkValidator, validation_pool
 from . import edi_ack
 from .acknowledge import build_ack
@@ -74,13 +76,15 @@ class _Rejected(Exception):
 
 
 def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_name: str,
-                 problems: ProblemSink, *, max_records: int | None = None
-                 ) -> Iterator[CheckedChunk]:
+                 problems: ProblemSink, *, max_records: int | None = None,
+                 by_column: bool = False) -> Iterator[CheckedChunk]:
     """Stream the file as chunks of records that passed the mapping and the XSD.
 
     Up to ``IN_FLIGHT`` chunks are being checked while the next ones are mapped, so that a
     validator with a worker process runs on the second core. A file with more than
     ``max_records`` records is refused whole (counted per chunk, off the hot loop).
+    ``by_column``: a large flat CSV file is read and checked by column when its mapping
+    and schema allow (``mapping/columns.py``, ``validate/distinct.py``).
     """
     pending: deque[Callable[[], CheckedChunk]] = deque()
     chunk: Chunk = []
@@ -92,12 +96,16 @@ def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_nam
             labels.setdefault(f.name, f.label)
     seen = 0
     skip = 0
+    if by_column and columnar(mapping) and validator.by_value:
+        yield from _column_chunks(mapping, validator, src, file_name, problems, labels,
+                                  max_records)
+        return
     stream = validator.stream(mapping, src, file_name) if validator.pool is not None else None
     if stream is not None:
         with stream:
             for position, rows in stream.batches():
                 batch = list(stream.mapper(rows, problems, file_name))
-                seen = _count(batch, seen, max_records, file_name)
+                seen = _count([line for line, _ in batch], seen, max_records, file_name)
                 checked = validator.checked_whole(batch, file_name)
                 checked.position = position
                 crash_point("transform.streamed_batch")
@@ -108,24 +116,48 @@ def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_nam
     for item in read_records(mapping, src, file_name, problems, skip=skip):
         chunk.append(item)
         if len(chunk) >= CHUNK:
-            seen = _count(chunk, seen, max_records, file_name)
+            seen = _count([line for line, _ in chunk], seen, max_records, file_name)
             pending.append(validator.submit(chunk, file_name))
             chunk = []
             if len(pending) > IN_FLIGHT:
                 yield _collect(pending.popleft(), problems, labels)
     if chunk:
-        _count(chunk, seen, max_records, file_name)
+        _count([line for line, _ in chunk], seen, max_records, file_name)
         pending.append(validator.submit(chunk, file_name))
     while pending:
         yield _collect(pending.popleft(), problems, labels)
 
 
-def _count(chunk: Chunk, seen: int, limit: int | None, file_name: str) -> int:
+def _column_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_name: str,
+                   problems: ProblemSink, labels: dict[str, str], max_records: int | None
+                   ) -> Iterator[CheckedChunk]:
+    """``valid_chunks`` of a file read by column, by a worker process (``csvstream``);
+    what it did not send is read here, from the first batch it did not."""
+    seen = 0
+    skip = 0
+    stream = open_csv_stream(mapping, validator, src, file_name)
+    if stream is not None:
+        with stream:
+            for position, lines, checked in stream.batches(problems):
+                seen = _count(lines, seen, max_records, file_name)
+                checked.position = position
+                crash_point("transform.streamed_batch")
+                yield _labelled(checked, problems, labels)
+        if stream.fallback_from is None:
+            return
+        skip = stream.fallback_from
+    for lines, checked in csv_batches(mapping, validator, src, file_name, problems,
+                                      skip=skip):
+        seen = _count(lines, seen, max_records, file_name)
+        yield _labelled(checked, problems, labels)
+
+
+def _count(lines: list[int], seen: int, limit: int | None, file_name: str) -> int:
     """Records read so far; past the channel's ``max_records``, the file is refused at
     the line of the first record over the limit."""
-    seen += len(chunk)
+    seen += len(lines)
     if limit is not None and seen > limit:
-        line = chunk[limit - (seen - len(chunk))][0]
+        line = lines[limit - (seen - len(lines))]
         raise DataError(Problem(f"file has more than {limit} records, this channel's "
                                 "max_records; the file is refused", line=line,
                                 file=file_name))
@@ -301,12 +333,16 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
         with (nullcontext(source) if source is not None
               else ctx.archive.open(x.sha256)) as raw, \
                 closing(valid_chunks(mapping, validator, raw, x.file_name, problems,
-                                     max_records=channel.max_records)) as chunks:
+                                     max_records=channel.max_records,
+                                     by_column=x.size >= PARALLEL_FROM_BYTES)) as chunks:
             # closed on the way out, whatever stops the loop: a reading worker stops too
             for checked in chunks:
                 if progress:
                     progress(checked.position if checked.position is not None
                              else raw.tell())
+                if checked.columns is not None:
+                    _write_columns(checked.columns, flow, writers, emitted, outcome)
+                    continue
                 if not checked.valid:
                     continue
                 records = [rec for _, rec in checked.valid]
@@ -317,14 +353,7 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
                 if applied is not records:
                     kept = {id(r) for r in applied}
                     lines = [ln for ln, r in zip(lines, records, strict=True) if id(r) in kept]
-                records = applied
-                for out, m, _sink, w in writers:
-                    if m.view in flow.streaming_views and out.name not in emitted:
-                        if (body is not None and w.is_canonical and w.publisher is None
-                                and not m.where):
-                            w.write_canonical_body(body, len(records))
-                        else:
-                            w.write(records, lines)
+                _write(applied, lines, body, flow, writers, emitted)
         flow.finish()
         outcome.accepted -= flow.dropped
         if outcome.accepted > 0:
@@ -373,6 +402,44 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
         blob = sink.finish()
         outcome.outputs.append((out.name, output_name(out.filename, x=x, channel=out.name,
                                                       ext=m.extension), blob))
+
+
+Writers = list[tuple[Channel, Mapping, BlobWriter, RecordWriter]]
+
+
+def _write(records: list[Record], lines: list[int], body: str | None, flow: Any,
+           writers: Writers, emitted: set[str], count: int | None = None) -> None:
+    """A chunk's records, to the writers of the flow's streaming views; a canonical
+    writer takes the chunk's canonical XML as it was checked (``body``), when there is."""
+    for out, m, _sink, w in writers:
+        if m.view in flow.streaming_views and out.name not in emitted:
+            if body is not None and _takes_body(m, w):
+                w.write_canonical_body(body, len(records) if count is None else count)
+            else:
+                w.write(records, lines)
+
+
+def _takes_body(m: Mapping, w: RecordWriter) -> bool:
+    return w.is_canonical and w.publisher is None and not m.where
+
+
+def _write_columns(batch: ColumnBatch, flow: Any, writers: Writers, emitted: set[str],
+                   outcome: Outcome) -> None:
+    """A batch read by column: applied by column where the flow can (stock); its
+    records are built only for a flow or a writer that takes records, its canonical XML
+    only for a writer that takes that."""
+    outcome.accepted += len(batch)
+    applied = flow.apply_columns(batch)
+    if applied is not None:  # some rows did not go on, or went on changed
+        _write(*applied, None, flow, writers, emitted)
+        return
+    streaming = [(m, w) for out, m, _s, w in writers
+                 if m.view in flow.streaming_views and out.name not in emitted]
+    body = batch.xml() if any(_takes_body(m, w) for m, w in streaming) else None
+    if all(_takes_body(m, w) for m, w in streaming):
+        _write([], batch.lines, body, flow, writers, emitted, count=len(batch))
+    else:
+        _write(batch.records(), batch.lines, body, flow, writers, emitted)
 
 
 # the date of interchanges written without provenance (mapping cases): a fixed one, so

@@ -101,7 +101,7 @@ def _work(plan: Plan, conn: Any) -> None:
 
 
 @cache
-def _plain_schema(path: Path) -> bool:
+def plain_schema(path: Path) -> bool:
     """True when validity is a matter of each element alone: no identity constraint
     (a key across records is checked at the end of the document), in the schema or the
     local files it includes."""
@@ -207,7 +207,7 @@ def open_stream(mapping: Mapping, doc: DocumentType, schema_path: Path,
     raw = xml_raw_reader(mapping)
     if raw is None or not {f for f, _a, _b in raw[0]} <= set(doc.fields):
         return None
-    if not _plain_schema(schema_path) or not Path(path).is_file():
+    if not plain_schema(schema_path) or not Path(path).is_file():
         return None
     return ValidatedStream(Plan(path, mapping.xml.record, doc.root, file_name,
                                 str(schema_path), raw[0], BATCH), raw[1])

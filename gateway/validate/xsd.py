@@ -30,7 +30,7 @@ from ..errors import ConfigError, Problem
 from ..formats.xml import RecordLine
 from ..mapping.loader import Mapping, canonical_mapping
 from ..mapping.writer import plan, xml_records
-from .streaming import ValidatedStream, open_stream
+from .streaming import ValidatedStream, open_stream, plain_schema
 
 _schemas: dict[Path, etree.XMLSchema] = {}
 
@@ -72,12 +72,16 @@ class CheckedChunk:
     problems: list[Problem]
     body: str | None  # canonical XML of the records when all were valid, ready to write
     position: int | None = None  # how far into the file, when not the reader's own
+    # a batch read by column and valid whole (``validate/distinct.py``): its rows are
+    # there, ``valid`` is empty
+    columns: Any = None
 
 
 class ChunkValidator:
     def __init__(self, doc: DocumentType, schemas_dir: Path, pool: Executor | None = None
                  ) -> None:
         self.doc = doc
+        self.schemas_dir = schemas_dir
         self.schema_path = doc.schema_path(schemas_dir)
         load_schema(self.schema_path)  # a broken schema fails here, not in a worker
         self.mapping = canonical_mapping(doc)
@@ -86,7 +90,7 @@ class ChunkValidator:
         self.required = _required_fields(self.schema_path, doc)
         self._record_open = f"<{doc.record}".encode()
 
-    def _serialise(self, records: Iterable[dict[str, Any]]) -> tuple[str, bytes]:
+    def serialise(self, records: Iterable[dict[str, Any]]) -> tuple[str, bytes]:
         body, _ = xml_records(self.mapping, self.plan, records)
         return body, f"<{self.doc.root}>\n{body}</{self.doc.root}>\n".encode()
 
@@ -100,7 +104,7 @@ class ChunkValidator:
             if received is not None:
                 return received
         chunk = _plain_lines(chunk)
-        body, data = self._serialise(rec for _, rec in chunk)
+        body, data = self.serialise(rec for _, rec in chunk)
         if self.pool is None:
             errors = check_document(str(self.schema_path), data)
             return lambda: self._result(chunk, file_name, body, errors)
@@ -118,6 +122,12 @@ class ChunkValidator:
                 errors = check_document(str(self.schema_path), data)
             return self._result(chunk, file_name, body, errors)
         return wait
+
+    @property
+    def by_value(self) -> bool:
+        """Is each element of a record valid or not on its own, so that records can be
+        checked by their distinct values (``validate/distinct.py``)?"""
+        return self.required is not None and plain_schema(self.schema_path)
 
     def validate(self, chunk: Chunk, file_name: str) -> CheckedChunk:
         return self.submit(chunk, file_name)()
@@ -181,7 +191,7 @@ class ChunkValidator:
                 parts.append(raw)
                 at += raw.count(b"\n") + 1
         parts.append(f"</{self.doc.root}>\n".encode())
-        wait = self._check(b"\n".join(parts)) if kept else (lambda: [])
+        wait = self.check(b"\n".join(parts)) if kept else (lambda: [])
 
         def result() -> CheckedChunk:
             errors = wait()
@@ -211,7 +221,7 @@ class ChunkValidator:
             return CheckedChunk(valid, problems, None)
         return result
 
-    def _check(self, data: bytes) -> Callable[[], list[tuple[int, str]] | None]:
+    def check(self, data: bytes) -> Callable[[], list[tuple[int, str]] | None]:
         """``check_document`` in the worker when there is one, else here and now."""
         path = str(self.schema_path)
         if self.pool is not None:
@@ -243,7 +253,7 @@ class ChunkValidator:
             problems: list[Problem] = []
             for item in chunk:
                 one = self._result([item], file_name, "", check_document(
-                    str(self.schema_path), self._serialise([item[1]])[1]))
+                    str(self.schema_path), self.serialise([item[1]])[1]))
                 valid += one.valid
                 problems += one.problems
             return CheckedChunk(valid, problems, None)

@@ -227,11 +227,11 @@ def test_only_schemas_valid_element_by_element_are_streamed(tmp_path: Path) -> N
                                            "</xs:schema>")
     (tmp_path / "remote.xsd").write_text(
         head + '<xs:include schemaLocation="http://example.com/a.xsd"/></xs:schema>')
-    assert not streaming._plain_schema(tmp_path / "keyed.xsd")
-    assert not streaming._plain_schema(tmp_path / "includes.xsd")
-    assert not streaming._plain_schema(tmp_path / "remote.xsd")
+    assert not streaming.plain_schema(tmp_path / "keyed.xsd")
+    assert not streaming.plain_schema(tmp_path / "includes.xsd")
+    assert not streaming.plain_schema(tmp_path / "remote.xsd")
     shipped = Path(transform.__file__).parents[2] / "schemas"
-    assert streaming._plain_schema(shipped / "catalogue.xsd")  # includes common.xsd
+    assert streaming.plain_schema(shipped / "catalogue.xsd")  # includes common.xsd
 
 
 def test_a_gateway_killed_while_its_worker_reads_leaves_no_worker_and_loses_nothing(

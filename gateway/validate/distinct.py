@@ -1,0 +1,139 @@
+"""Batches of a large file checked against the XSD by their new values only.
+
+When the document's record is a plain sequence of elements of simple types (its
+required fields are known: ``xsd._required_fields``) and the schema has no identity
+constraint (``streaming.plain_schema``), each element of a record is valid or not on
+its own, whatever its neighbours. A field's text that passed once passes again: the
+mapping is a pure function of the text, and so is the canonical XML of the value.
+
+A batch read by column (``mapping/columns.py``) is checked this way: each text a field
+has not seen pass yet is put in a probe record beside the texts of a record known to be
+valid, and the probes are validated by libxml2 (in the worker process when there is
+one). A batch all of whose texts are then known to pass is valid whole; its canonical
+XML is joined from each value's fragment. Any other batch, and the first one (before a
+valid record is known), is checked record by record as usual, so each problem is
+located and worded the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import chain, repeat
+from typing import Any
+
+from ..mapping.columns import DISTINCT_KEPT, ColumnBatch
+from .xsd import CheckedChunk, ChunkValidator, _field
+
+Ticket = Callable[[], CheckedChunk]
+
+
+class DistinctChecker:
+    def __init__(self, validator: ChunkValidator, fields: list[str], file_name: str
+                 ) -> None:
+        self.validator = validator
+        # in the canonical record's order: a record's XML is its fragments joined
+        self.fields = [f for f in validator.doc.fields if f in fields]
+        self.file_name = file_name
+        self.tag = validator.doc.record
+        self.root = validator.doc.root
+        self.passed: dict[str, set[Any]] = {f: set() for f in fields}
+        # text → the value's canonical XML element (empty for a value left out)
+        self.fragments: dict[str, dict[Any, str]] = {f: {} for f in fields}
+        self.sample: dict[str, tuple[Any, str]] | None = None  # a valid record's texts
+        # each field's value → its element, the step the canonical serialiser runs
+        self.steps = {fname: _steps(memo.chain) for _c, fname, memo in validator.plan
+                      if fname in fields}
+
+    def submit(self, batch: ColumnBatch) -> Ticket:
+        """Start checking a batch; call the result to wait for it."""
+        for f in self.fields:
+            if len(self.passed[f]) > DISTINCT_KEPT:  # memory stays bounded: values are
+                self.passed[f].clear()               # checked again, nothing else changes
+            if len(self.fragments[f]) > DISTINCT_KEPT:
+                self.fragments[f].clear()
+        self._fragments(batch)
+        if self.sample is None:
+            return self._whole(batch)
+        self._keep_fragments(batch)  # now: the next batch may forget them
+        new = {f: list(set(batch.raw[f]).difference(self.passed[f])) for f in self.fields}
+        if not any(new.values()):
+            return lambda: CheckedChunk([], [], None, columns=batch)
+        count = max(len(v) for v in new.values())
+        sample = self.sample
+        texts = {f: v + [sample[f][0]] * (count - len(v)) for f, v in new.items()}
+        for f in self.fields:
+            self.fragments[f].setdefault(*sample[f])
+        frags = [map(self.fragments[f].__getitem__, texts[f]) for f in self.fields]
+        data = "".join(chain((f"<{self.root}>\n",), chain.from_iterable(
+            zip(repeat(f"<{self.tag}>"), *frags, repeat(f"</{self.tag}>\n"))),
+            (f"</{self.root}>\n",))).encode()
+        wait = self.validator.check(data)
+
+        def result() -> CheckedChunk:
+            errors = wait()
+            if errors is None:  # a text not allowed in XML: found record by record
+                return self._whole(batch)()
+            # a probe with an error teaches nothing: libxml2 may not have looked at the
+            # rest of it
+            refused = {line - 2 for line, _message in errors}
+            for f, values in texts.items():
+                self.passed[f].update(values if not refused else
+                                      (v for i, v in enumerate(values) if i not in refused))
+            if all(self.passed[f].issuperset(new[f]) for f in self.fields):
+                return CheckedChunk([], [], None, columns=batch)
+            return self._whole(batch)()
+        return result
+
+    def _fragments(self, batch: ColumnBatch) -> None:
+        """Each new text's canonical XML element, by the canonical writer's own step for
+        its field (what ``serialise`` joins into a record)."""
+        for f in self.fields:
+            known = self.fragments[f]
+            missing = set(batch.raw[f]).difference(known)
+            if not missing:
+                continue
+            values = dict(zip(batch.raw[f], batch.mapped[f], strict=True))
+            step = self.steps[f]
+            for text in missing:
+                known[text] = step(values[text])
+
+    def _fragment(self, f: str, value: Any) -> str:
+        return self.steps[f](value)  # type: ignore[no-any-return]
+
+    def _keep_fragments(self, batch: ColumnBatch) -> None:
+        """Each row's elements, kept with the batch: its canonical XML is joined where
+        it is written (``ColumnBatch.xml``), in the main process."""
+        batch.tag = self.tag
+        batch.fragments = [list(map(self.fragments[f].__getitem__, batch.raw[f]))
+                           for f in self.fields]
+
+    def _whole(self, batch: ColumnBatch) -> Ticket:
+        """Checked record by record; the texts of the records that pass are learnt."""
+        chunk = list(zip(batch.lines, batch.records(), strict=True))
+        wait = self.validator.submit(chunk, self.file_name)
+
+        def result() -> CheckedChunk:
+            checked = wait()
+            ok = {id(rec) for _line, rec in checked.valid}
+            for i, rec in enumerate(batch.records()):
+                if id(rec) not in ok:
+                    continue
+                for f in self.fields:
+                    self.passed[f].add(batch.raw[f][i])
+                if self.sample is None:
+                    self.sample = {f: (batch.raw[f][i], self._fragment(f, rec.get(f)))
+                                   for f in self.fields}
+            return checked
+        return result
+
+
+def _steps(funcs: tuple[Callable[[Any], Any], ...]) -> Callable[[Any], Any]:
+    """A field's steps run in turn (each distinct value once: no memo to fill)."""
+    if len(funcs) == 1:
+        return funcs[0]
+
+    def run(value: Any) -> Any:
+        for step in funcs:
+            value = step(value)
+        return value
+    return run
