@@ -39,15 +39,23 @@ class ColumnBatch:
     raw: dict[str, Sequence[Any]]      # field → its text on each row (None: a constant)
     mapped: dict[str, list[Any]]       # field → its mapped value on each row
     # once checked (``validate/distinct.py``): the record element and, per field in the
-    # record's order, each row's canonical XML element
+    # record's order, its distinct values (the very objects of ``mapped``) and the
+    # canonical XML element of each
     tag: str = ""
-    fragments: list[list[str]] | None = field(default=None, repr=False)
+    elements: list[tuple[str, list[Any], list[str]]] | None = field(default=None,
+                                                                   repr=False)
     _records: list[Record] | None = field(default=None, repr=False)
 
     def xml(self) -> str:
-        """The rows' canonical XML, one record a line (joined where it is written)."""
-        assert self.fragments is not None
-        return "".join(chain.from_iterable(zip(repeat(f"<{self.tag}>"), *self.fragments,
+        """The rows' canonical XML, one record a line. A value is one object on all the
+        rows that read the same text, so its element is found by the object itself
+        (``id``: equal values may be written apart, ``0`` and ``0.000``)."""
+        assert self.elements is not None
+        columns = []
+        for name, values, elements in self.elements:
+            by_object = dict(zip(map(id, values), elements, strict=True))
+            columns.append(map(by_object.__getitem__, map(id, self.mapped[name])))
+        return "".join(chain.from_iterable(zip(repeat(f"<{self.tag}>"), *columns,
                                                repeat(f"</{self.tag}>\n"))))
 
     def records(self) -> list[Record]:
@@ -99,7 +107,7 @@ def read_columns(mapping: Mapping, src: BinaryIO, file_name: str, problems: Prob
     mapper: Any = None
     steps: list[Step] = []
     sources: list[int | None] = []
-    values: list[_Values | None] = []
+    values: list[_Values] = []
     for item in items:
         if mapper is None:  # the header is read by now
             if reader.header is None:
@@ -134,7 +142,7 @@ def read_columns(mapping: Mapping, src: BinaryIO, file_name: str, problems: Prob
 
 
 def _mapped(parsed: list[list[str]], steps: list[Step], sources: list[int | None],
-            values: list[_Values | None]
+            values: list[_Values]
             ) -> tuple[dict[str, Sequence[Any]], dict[str, list[Any]]] | None:
     """The block's texts and mapped values per field; None when a field refuses one of
     its values (the block is then mapped row by row, for the problems)."""
@@ -146,9 +154,6 @@ def _mapped(parsed: list[list[str]], steps: list[Step], sources: list[int | None
         assert source is not None
         column = texts[source] if source >= 0 else tuple(repeat(None, count))
         raw[step.name] = column
-        if known is None:  # no steps: the text as read
-            mapped[step.name] = list(column)
-            continue
         if len(known) > DISTINCT_KEPT:
             known.clear()
             known.failed.clear()
@@ -169,8 +174,13 @@ def _source(step: Step) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _field_values(step: Step) -> _Values | None:
-    """A field's distinct values (None: a field with no steps, taken as read)."""
+def _field_values(step: Step) -> _Values:
+    """A field's distinct values: each text mapped once, and one object for all the
+    rows that read it (a field with no steps: the first of its texts, as read)."""
     if not step.memo.chain:
-        return None
+        return _Values(_as_read)
     return _Values(step.memo.compute)
+
+
+def _as_read(text: Any) -> Any:
+    return text

@@ -140,16 +140,16 @@ def _encode(lines: list[int], checked: CheckedChunk) -> Any:
     batch = checked.columns
     if batch is None:
         return ("records", lines, checked.valid, checked.problems, checked.body)
-    return ("columns", batch.lines[0], len(batch), batch.mapped, batch.tag, batch.fragments)
+    return ("columns", batch.lines[0], len(batch), batch.mapped, batch.tag, batch.elements)
 
 
 def _decode(msg: Any) -> tuple[list[int], CheckedChunk]:
     if msg[0] == "records":
         return msg[1], CheckedChunk(msg[2], msg[3], msg[4])
-    _kind, first, count, mapped, tag, fragments = msg
+    _kind, first, count, mapped, tag, elements = msg
     lines = list(range(first, first + count))
     return lines, CheckedChunk([], [], None, columns=ColumnBatch(lines, {}, mapped, tag,
-                                                                 fragments))
+                                                                 elements))
 
 
 def _work(plan: Plan, conn: Any) -> None:

@@ -22,7 +22,7 @@ from itertools import chain, repeat
 from typing import Any
 
 from ..mapping.columns import DISTINCT_KEPT, ColumnBatch
-from .xsd import CheckedChunk, ChunkValidator, _field
+from .xsd import VALUES, CheckedChunk, ChunkValidator, value_schema
 
 Ticket = Callable[[], CheckedChunk]
 
@@ -43,6 +43,9 @@ class DistinctChecker:
         # each field's value → its element, the step the canonical serialiser runs
         self.steps = {fname: _steps(memo.chain) for _c, fname, memo in validator.plan
                       if fname in fields}
+        self.required = set(validator.required or ())
+        # each value checked alone where the schema allows (else in a probe record)
+        self.by_field = value_schema(validator.schema_path, self.tag) is not None
 
     def submit(self, batch: ColumnBatch) -> Ticket:
         """Start checking a batch; call the result to wait for it."""
@@ -52,12 +55,14 @@ class DistinctChecker:
             if len(self.fragments[f]) > DISTINCT_KEPT:
                 self.fragments[f].clear()
         self._fragments(batch)
-        if self.sample is None:
+        if self.sample is None and not self.by_field:
             return self._whole(batch)
         self._keep_fragments(batch)  # now: the next batch may forget them
         new = {f: list(set(batch.raw[f]).difference(self.passed[f])) for f in self.fields}
         if not any(new.values()):
             return lambda: CheckedChunk([], [], None, columns=batch)
+        if self.by_field:
+            return self._by_field(batch, new)
         count = max(len(v) for v in new.values())
         sample = self.sample
         texts = {f: v + [sample[f][0]] * (count - len(v)) for f, v in new.items()}
@@ -84,6 +89,39 @@ class DistinctChecker:
             return self._whole(batch)()
         return result
 
+    def _by_field(self, batch: ColumnBatch, new: dict[str, list[Any]]) -> Ticket:
+        """The new texts checked each alone, one element a line of a ``VALUES``
+        document. A value left out (an empty element) passes where its field may be
+        absent, and never where the record requires it."""
+        probes: list[tuple[str, Any]] = []
+        parts = [f"<{VALUES}>\n"]
+        for f, texts in new.items():
+            table = self.fragments[f]
+            optional = f not in self.required
+            for t in texts:
+                element = table[t]
+                if not element:
+                    if optional:
+                        self.passed[f].add(t)
+                elif "\n" not in element:  # one line each: errors point back to it
+                    probes.append((f, t))
+                    parts.append(element + "\n")
+        parts.append(f"</{VALUES}>\n")
+        wait = self.validator.check("".join(parts).encode(), self.tag) if probes else None
+
+        def result() -> CheckedChunk:
+            errors = wait() if wait is not None else []
+            if errors is None:  # a text not allowed in XML: found record by record
+                return self._whole(batch)()
+            refused = {line - 2 for line, _message in errors}
+            for i, (f, t) in enumerate(probes):
+                if i not in refused:
+                    self.passed[f].add(t)
+            if all(self.passed[f].issuperset(new[f]) for f in self.fields):
+                return CheckedChunk([], [], None, columns=batch)
+            return self._whole(batch)()
+        return result
+
     def _fragments(self, batch: ColumnBatch) -> None:
         """Each new text's canonical XML element, by the canonical writer's own step for
         its field (what ``serialise`` joins into a record)."""
@@ -101,11 +139,14 @@ class DistinctChecker:
         return self.steps[f](value)  # type: ignore[no-any-return]
 
     def _keep_fragments(self, batch: ColumnBatch) -> None:
-        """Each row's elements, kept with the batch: its canonical XML is joined where
-        it is written (``ColumnBatch.xml``), in the main process."""
+        """Each distinct value's element, kept with the batch: its canonical XML is
+        joined where it is written (``ColumnBatch.xml``), in the main process."""
         batch.tag = self.tag
-        batch.fragments = [list(map(self.fragments[f].__getitem__, batch.raw[f]))
-                           for f in self.fields]
+        batch.elements = []
+        for f in self.fields:
+            values = dict(zip(batch.raw[f], batch.mapped[f], strict=True))
+            known = self.fragments[f]
+            batch.elements.append((f, list(values.values()), [known[t] for t in values]))
 
     def _whole(self, batch: ColumnBatch) -> Ticket:
         """Checked record by record; the texts of the records that pass are learnt."""

@@ -19,7 +19,9 @@ import multiprocessing
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
+from copy import deepcopy
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -52,18 +54,63 @@ def load_schema(path: Path) -> etree.XMLSchema:
 Chunk = list[tuple[int, dict[str, Any]]]
 
 
-def check_document(schema_path: str, data: bytes) -> list[tuple[int, str]] | None:
+def check_document(schema_path: str, data: bytes, record: str | None = None
+                   ) -> list[tuple[int, str]] | None:
     """Parse and validate one canonical XML text: ``[]`` when valid, else (line, message)
     per error; ``None`` when the text is not well-formed. Runs in a worker process for
-    large files: libxml2 holds the GIL, so a second core is only reached this way."""
+    large files: libxml2 holds the GIL, so a second core is only reached this way.
+    ``record``: the text is a ``VALUES`` document of that record's fields
+    (``value_schema``)."""
     try:
         tree = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError:
         return None
-    schema = load_schema(Path(schema_path))
+    schema = (load_schema(Path(schema_path)) if record is None
+              else value_schema(Path(schema_path), record))
+    if schema is None:
+        return None
     if schema.validate(tree):
         return []
     return [(err.line, err.message) for err in schema.error_log]
+
+
+VALUES = "gateway-values"  # the root of a document of field values (``value_schema``)
+
+
+@cache
+def value_schema(path: Path, record: str) -> etree.XMLSchema | None:
+    """The schema and one more element, ``VALUES``: any number of the record's child
+    elements, in any order, each declared as in the record. A field's value is then
+    checked alone, as it is in a record whose elements are each valid on their own (a
+    plain sequence, each once at most: otherwise ``None``)."""
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    try:
+        tree = etree.parse(str(path), safe_parser())
+    except (OSError, etree.XMLSyntaxError):
+        return None
+    root = tree.getroot()
+    decl = next((el for el in root.iter(f"{xs}element") if el.get("name") == record), None)
+    if decl is None or any(el.get("name") == VALUES for el in root):
+        return None
+    seq = decl.find(f"{xs}complexType/{xs}sequence")
+    if seq is None:
+        return None
+    choice = etree.Element(f"{xs}choice", minOccurs="0", maxOccurs="unbounded")
+    for child in seq:
+        if not isinstance(child.tag, str) or child.tag == f"{xs}annotation":
+            continue
+        if (child.tag != f"{xs}element" or child.get("maxOccurs", "1") != "1"
+                or child.get("minOccurs", "1") not in ("0", "1")):
+            return None
+        copy = deepcopy(child)
+        copy.attrib.pop("minOccurs", None)
+        choice.append(copy)
+    values = etree.SubElement(root, f"{xs}element", name=VALUES)
+    etree.SubElement(values, f"{xs}complexType").append(choice)
+    try:
+        return etree.XMLSchema(tree)
+    except etree.XMLSchemaParseError:
+        return None
 
 
 @dataclass
@@ -221,12 +268,13 @@ class ChunkValidator:
             return CheckedChunk(valid, problems, None)
         return result
 
-    def check(self, data: bytes) -> Callable[[], list[tuple[int, str]] | None]:
+    def check(self, data: bytes, record: str | None = None
+              ) -> Callable[[], list[tuple[int, str]] | None]:
         """``check_document`` in the worker when there is one, else here and now."""
         path = str(self.schema_path)
         if self.pool is not None:
             try:
-                future = self.pool.submit(check_document, path, data)
+                future = self.pool.submit(check_document, path, data, record)
             except BrokenExecutor:
                 self.pool = None
             else:
@@ -235,9 +283,9 @@ class ChunkValidator:
                         return future.result()
                     except BrokenExecutor:
                         self.pool = None
-                        return check_document(path, data)
+                        return check_document(path, data, record)
                 return wait
-        errors = check_document(path, data)
+        errors = check_document(path, data, record)
         return lambda: errors
 
     def _result(self, chunk: Chunk, file_name: str, body: str,

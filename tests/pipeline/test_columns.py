@@ -19,7 +19,7 @@ from gateway.mapping.loader import load_mapping_file
 from gateway.mapping.reader import ProblemSink
 from gateway.pipeline import transform
 from gateway.pipeline.transform import valid_chunks
-from gateway.validate import csvstream
+from gateway.validate import csvstream, distinct
 from gateway.validate.xsd import ChunkValidator
 from tests.conftest import STOCK_HEADER, make_workspace
 from tests.pipeline.test_crash import run_gateway
@@ -99,10 +99,13 @@ def same(path: Path, how: str) -> None:
     assert read(path, how) == read(path, "rows")
 
 
-@pytest.fixture
-def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of a few dozen lines: a small file is read as many blocks."""
+@pytest.fixture(params=["by_field", "by_record"])
+def small_blocks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of a few dozen lines: a small file is read as many blocks. New values are
+    checked each alone (``value_schema``), or in probe records (a schema without one)."""
     monkeypatch.setattr(csv_format, "BLOCK_CHARS", 1500)
+    if request.param == "by_record":
+        monkeypatch.setattr(distinct, "value_schema", lambda *a: None)
 
 
 def test_a_clean_file_is_read_by_column_with_the_same_records(
@@ -150,9 +153,9 @@ def test_values_seen_valid_are_not_checked_again(tmp_path: Path, small_blocks: N
     checked: list[int] = []
     real = ChunkValidator.check
 
-    def spy(self: ChunkValidator, data: bytes) -> Any:
-        checked.append(data.count(b"<item>"))
-        return real(self, data)
+    def spy(self: ChunkValidator, data: bytes, record: str | None = None) -> Any:
+        checked.append(data.count(b"\n") - 2 if record else data.count(b"<item>"))
+        return real(self, data, record)
     monkeypatch.setattr(ChunkValidator, "check", spy)
     path = tmp_path / "stock.csv"
     path.write_bytes(export(4000, {}))
