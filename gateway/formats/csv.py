@@ -23,7 +23,7 @@ from ..errors import DataError, Problem
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
         (codecs.BOM_UTF16_BE, "utf-16-be"))
 _SINGLE_BYTE = {"cp1252", "latin-1", "iso8859-1", "iso8859-15", "cp850", "ascii"}
-BLOCK_CHARS = 1 << 20
+BLOCK_CHARS = 1 << 19
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the codec could not decode
 DEFAULT_MAX_LINE = 1 << 20
 # the longest line the channel being read accepts (``max_line``); the transform sets it
@@ -121,7 +121,7 @@ class CsvRowReader:
 
     def _blocks(self, text_stream: io.TextIOWrapper, encoding: str, single_byte: bool
                 ) -> Iterator[list[str]]:
-        """Lists of lines, a block of about a megabyte at a time.
+        """Lists of lines, a block of about half a megabyte at a time.
 
         A block with no NUL, no undecodable byte and no stray byte order mark (almost
         every block) is passed on as it is: the checks run in C over the whole block.

@@ -27,7 +27,7 @@ from .reader import ProblemSink, Record, _compiled, _csv_steps, _no_header
 from .transforms import Failed
 
 BATCH = 10_000
-DISTINCT_KEPT = 100_000  # distinct texts a field remembers; past it, it starts again
+DISTINCT_KEPT = 20_000  # distinct texts a field remembers; past it, it starts again
 _COLUMN = re.compile(r"values\[(\d+)\]")
 
 

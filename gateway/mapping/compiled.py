@@ -243,7 +243,7 @@ def _compile_per_record(fields: list[tuple[str | None, Memo]], result: str, ret:
                  f"    n{i} = 0"]
         state.append([False, 0])
         counters.append(f"n{i}")
-        # a decimal's key carries its exponent (0 and 0.000 are equal, spelled apart),
+        # a decimal's key carries its spelling (0 and 0.000 are equal, spelled apart),
         # and True is not 1: memo_key, inlined for the other values
         body += [f"{pad}if d{i}:",
                  f"{pad}    t{i} = {call}",

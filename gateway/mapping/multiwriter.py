@@ -177,7 +177,7 @@ def _row_function(lay: RecordLayout, doc: DocumentType,
         if base in doc.localized and not sub:  # a dict of languages: not memoised
             body.append(f"    t{i} = m{i}(v{i})")
             continue
-        # the memo's key: a decimal's carries its exponent, True is not 1 (memo_key)
+        # the memo's key: a decimal's carries its spelling, True is not 1 (memo_key)
         body += [f"    c{i} = v{i}.__class__",
                  f"    t{i} = g{i}(v{i} if c{i} is not Decimal and c{i} is not bool"
                  f" else memo_key(v{i}), MISS)",

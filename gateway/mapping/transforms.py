@@ -725,10 +725,11 @@ MISS = object()
 def memo_key(value: Any) -> Any:
     """The key a value is memoised under. Equal decimals may be spelled differently
     (``0`` and ``0.000`` are equal and hash alike) and a writer must keep each spelling,
-    so a decimal's key carries its exponent; True is not 1, nor 1 True."""
+    so a decimal's key carries its spelling (``str``: its digits and exponent, five times
+    cheaper than ``as_tuple``); True is not 1, nor 1 True."""
     cls = value.__class__
     if cls is Decimal:
-        return (value, value.as_tuple().exponent)
+        return (value, str(value))
     if cls is bool:
         return (bool, value)
     return value

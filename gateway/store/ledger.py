@@ -629,7 +629,14 @@ class Ledger:
         rows = self.db.execute(
             "SELECT sku, SUM(quantity) FROM stock_positions GROUP BY sku"
             " HAVING MAX(exchange_id = ?) ORDER BY sku", (xid,))
-        yield from ((sku, from_micro(total)) for sku, total in rows)
+        decimals: dict[int, Decimal] = {}  # totals repeat: each converted once
+        for sku, total in rows:
+            d = decimals.get(total)
+            if d is None:
+                if len(decimals) > 100_000:
+                    decimals.clear()
+                d = decimals[total] = from_micro(total)
+            yield sku, d
 
     # -- category tree ----------------------------------------------------------------------
     def categories(self) -> dict[str, tuple[str | None, dict[str, str], int | None, bool]]:

@@ -38,7 +38,7 @@ from ..mapping.reader import ProblemSink
 from .distinct import DistinctChecker
 from .xsd import CheckedChunk, ChunkValidator
 
-AHEAD = 4  # batches received ahead of the main process
+AHEAD = 2  # batches received ahead of the main process
 _DIED = object()
 Call = tuple[str, Any]  # a ProblemSink method and its argument
 
