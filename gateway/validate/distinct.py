@@ -54,11 +54,14 @@ class DistinctChecker:
                 self.passed[f].clear()               # checked again, nothing else changes
             if len(self.fragments[f]) > DISTINCT_KEPT:
                 self.fragments[f].clear()
-        self._fragments(batch)
+        # each field's distinct texts and the value each maps to (one object per text)
+        distinct = {f: dict(zip(batch.raw[f], batch.mapped[f], strict=True))
+                    for f in self.fields}
+        self._fragments(distinct)
         if self.sample is None and not self.by_field:
             return self._whole(batch)
-        self._keep_fragments(batch)  # now: the next batch may forget them
-        new = {f: list(set(batch.raw[f]).difference(self.passed[f])) for f in self.fields}
+        self._keep_fragments(batch, distinct)  # now: the next batch may forget them
+        new = {f: list(distinct[f].keys() - self.passed[f]) for f in self.fields}
         if not any(new.values()):
             return lambda: CheckedChunk([], [], None, columns=batch)
         if self.by_field:
@@ -122,31 +125,28 @@ class DistinctChecker:
             return self._whole(batch)()
         return result
 
-    def _fragments(self, batch: ColumnBatch) -> None:
+    def _fragments(self, distinct: dict[str, dict[Any, Any]]) -> None:
         """Each new text's canonical XML element, by the canonical writer's own step for
         its field (what ``serialise`` joins into a record)."""
-        for f in self.fields:
+        for f, values in distinct.items():
             known = self.fragments[f]
-            missing = set(batch.raw[f]).difference(known)
-            if not missing:
-                continue
-            values = dict(zip(batch.raw[f], batch.mapped[f], strict=True))
             step = self.steps[f]
-            for text in missing:
+            for text in values.keys() - known.keys():
                 known[text] = step(values[text])
 
     def _fragment(self, f: str, value: Any) -> str:
         return self.steps[f](value)  # type: ignore[no-any-return]
 
-    def _keep_fragments(self, batch: ColumnBatch) -> None:
+    def _keep_fragments(self, batch: ColumnBatch, distinct: dict[str, dict[Any, Any]]
+                        ) -> None:
         """Each distinct value's element, kept with the batch: its canonical XML is
         joined where it is written (``ColumnBatch.xml``), in the main process."""
         batch.tag = self.tag
         batch.elements = []
-        for f in self.fields:
-            values = dict(zip(batch.raw[f], batch.mapped[f], strict=True))
+        for f, values in distinct.items():
             known = self.fragments[f]
-            batch.elements.append((f, list(values.values()), [known[t] for t in values]))
+            batch.elements.append((f, list(values.values()),
+                                   list(map(known.__getitem__, values))))
 
     def _whole(self, batch: ColumnBatch) -> Ticket:
         """Checked record by record; the texts of the records that pass are learnt."""
