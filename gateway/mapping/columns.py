@@ -40,23 +40,23 @@ class ColumnBatch:
     mapped: dict[str, list[Any]]       # field → its mapped value on each row
     # once checked (``validate/distinct.py``): the record element and, per field in the
     # record's order, its distinct values (the very objects of ``mapped``) and the
-    # canonical XML element of each
+    # canonical XML element of each, in UTF-8
     tag: str = ""
-    elements: list[tuple[str, list[Any], list[str]]] | None = field(default=None,
-                                                                   repr=False)
+    elements: list[tuple[str, list[Any], list[bytes]]] | None = field(default=None,
+                                                                     repr=False)
     _records: list[Record] | None = field(default=None, repr=False)
 
-    def xml(self) -> str:
-        """The rows' canonical XML, one record a line. A value is one object on all the
-        rows that read the same text, so its element is found by the object itself
-        (``id``: equal values may be written apart, ``0`` and ``0.000``)."""
+    def xml(self) -> bytes:
+        """The rows' canonical XML in UTF-8, one record a line. A value is one object on
+        all the rows that read the same text, so its element is found by the object
+        itself (``id``: equal values may be written apart, ``0`` and ``0.000``)."""
         assert self.elements is not None
         columns = []
         for name, values, elements in self.elements:
             by_object = dict(zip(map(id, values), elements, strict=True))
             columns.append(map(by_object.__getitem__, map(id, self.mapped[name])))
-        return "".join(chain.from_iterable(zip(repeat(f"<{self.tag}>"), *columns,
-                                               repeat(f"</{self.tag}>\n"))))
+        return b"".join(chain.from_iterable(zip(repeat(f"<{self.tag}>".encode()), *columns,
+                                                repeat(f"</{self.tag}>\n".encode()))))
 
     def records(self) -> list[Record]:
         """The rows as records (built once, for flows and writers that take records)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+
 import itertools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -141,9 +143,14 @@ class RecordWriter:
         if self.publisher is not None:
             self.write(self.publisher.withdrawn(), gated=False)
 
-    def write_canonical_body(self, body: str, count: int) -> None:
-        """Write records already serialised as canonical XML (by the XSD check)."""
-        self.sink.write(body.encode(self._enc))
+    def write_canonical_body(self, body: str | bytes, count: int) -> None:
+        """Write records already serialised as canonical XML (by the XSD check); given
+        as bytes, they are UTF-8."""
+        if body.__class__ is not bytes:
+            body = body.encode(self._enc)  # type: ignore[union-attr]
+        elif codecs.lookup(self._enc).name != "utf-8":
+            body = body.decode().encode(self._enc)  # type: ignore[union-attr]
+        self.sink.write(body)
         self.count += count
 
     @property

@@ -407,7 +407,7 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
 Writers = list[tuple[Channel, Mapping, BlobWriter, RecordWriter]]
 
 
-def _write(records: list[Record], lines: list[int], body: str | None, flow: Any,
+def _write(records: list[Record], lines: list[int], body: str | bytes | None, flow: Any,
            writers: Writers, emitted: set[str], count: int | None = None) -> None:
     """A chunk's records, to the writers of the flow's streaming views; a canonical
     writer takes the chunk's canonical XML as it was checked (``body``), when there is."""

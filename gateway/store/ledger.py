@@ -284,7 +284,7 @@ class Ledger:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
-            self.db.execute("PRAGMA cache_size=-32000")  # 32 MB: large stock files apply in order
+            self.db.execute("PRAGMA cache_size=-16000")  # 16 MB: large stock files apply in order
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.OperationalError as exc:

@@ -146,7 +146,7 @@ class DistinctChecker:
         for f, values in distinct.items():
             known = self.fragments[f]
             batch.elements.append((f, list(values.values()),
-                                   list(map(known.__getitem__, values))))
+                                   [known[t].encode() for t in values]))
 
     def _whole(self, batch: ColumnBatch) -> Ticket:
         """Checked record by record; the texts of the records that pass are learnt."""

@@ -80,7 +80,7 @@ def read(path: Path, how: str) -> tuple[Any, ...]:
                 if checked.columns is not None:
                     records += zip(checked.columns.lines, checked.columns.records(),
                                    strict=True)
-                    bodies.append(checked.columns.xml())
+                    bodies.append(checked.columns.xml().decode())
                 else:
                     records += [(int(line), rec) for line, rec in checked.valid]
                     bodies.append(checked.body or validator.serialise(
