@@ -137,8 +137,10 @@ def read_columns(mapping: Mapping, src: BinaryIO, file_name: str, problems: Prob
             yield ColumnBatch(list(range(first, first + len(parsed))), *mapped)
     if rows:
         yield list(mapper(rows, problems, file_name))
-    elif mapper is None and reader.header is None:
-        raise _no_header(reader, file_name)
+    elif mapper is None:  # no row: the header alone is checked, as row by row
+        if reader.header is None:
+            raise _no_header(reader, file_name)
+        _csv_steps(mapping, reader.header, file_name)
 
 
 def _mapped(parsed: list[list[str]], steps: list[Step], sources: list[int | None],

@@ -176,6 +176,12 @@ def test_a_refused_file_is_refused_at_the_same_line(tmp_path: Path,
     path.write_bytes(b"")
     assert read(path, "columns")[2] == read(path, "rows")[2] == (1, "file is empty: "
                                                                  "no header line")
+    for header_only in (b"A", STOCK_HEADER.encode()):  # found by tests/fuzz: a header
+        path.write_bytes(header_only)                  # alone is still checked
+        same(path, "columns")
+    assert read(path, "columns")[2] is None
+    path.write_bytes(b"A")
+    assert "column 'ARTICLE' is missing" in read(path, "columns")[2][1]
 
 
 # the worker: a spawned process does not see the test's small blocks, so these files
