@@ -9,7 +9,7 @@ ledger, so memory does not grow with the file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -39,11 +39,7 @@ class StockFlow(Flow):
     def apply(self, records: list[Record], lines: list[int]) -> list[Record]:
         """Apply a chunk; return the records that changed a position (the ones the shop
         must see: a record older than what is held is not sent on)."""
-        texts, micro = self._texts, self._micro
-        if len(texts) > 50_000:
-            texts.clear()
-        if len(micro) > 50_000:
-            micro.clear()
+        texts, micro = self._conversions()
         rows = []
         for r in records:
             t = r["as_of"]
@@ -55,48 +51,52 @@ class StockFlow(Flow):
             if m is None:  # in millionths, as the ledger keeps them
                 m = micro[q] = to_micro(q)
             rows.append((r["sku"], r["warehouse"], m, tt))
-        if self._skus is not None:
-            self._skus.update(r["sku"] for r in records)
-            if len(self._skus) > SMALL_FILE_SKUS:
-                self._skus = None  # a large file: find its SKUs by one scan at the end
-        changed = self.ledger.apply_positions(rows, self.exchange_id)
-        self.applied += changed
-        if changed == len(rows):
+        held = self._apply_rows(rows, (r["sku"] for r in records))
+        if held is None:
             return records
-        self.ignored += len(rows) - changed
-        kept = self.ledger.positions_held_by(self.exchange_id, [(r[0], r[1]) for r in rows])
-        return [r for r in records if (r["sku"], r["warehouse"]) in kept]
+        return [r for r in records if (r["sku"], r["warehouse"]) in held]
 
     def apply_columns(self, batch: ColumnBatch) -> tuple[list[Record], list[int]] | None:
         """``apply`` for a batch read by column: each distinct quantity and time is
         converted once, and the rows go to the ledger as they are zipped, no record built."""
-        texts, micro = self._texts, self._micro
-        if len(texts) > 50_000:
-            texts.clear()
-        if len(micro) > 50_000:
-            micro.clear()
+        texts, micro = self._conversions()
         m = batch.mapped
         quantities, times = m["quantity"], m["as_of"]
         for q in set(quantities).difference(micro):
             micro[q] = to_micro(q)
         for t in set(times).difference(texts):
             texts[t] = t.astimezone(UTC).isoformat()
-        skus, warehouses = m["sku"], m["warehouse"]
+        rows = list(zip(m["sku"], m["warehouse"], map(micro.__getitem__, quantities),
+                        map(texts.__getitem__, times)))
+        held = self._apply_rows(rows, m["sku"])
+        if held is None:
+            return None
+        records = batch.records()
+        kept = [i for i, r in enumerate(rows) if (r[0], r[1]) in held]
+        return [records[i] for i in kept], [batch.lines[i] for i in kept]
+
+    def _conversions(self) -> tuple[dict[Any, str], dict[Decimal, int]]:
+        """As-of time → its UTC text, quantity → millionths: exports repeat both; kept
+        bounded."""
+        for table in (self._texts, self._micro):
+            if len(table) > 50_000:
+                table.clear()
+        return self._texts, self._micro
+
+    def _apply_rows(self, rows: list[tuple[str, str, int, str]], skus: Iterable[str]
+                    ) -> set[tuple[str, str]] | None:
+        """Apply (sku, warehouse, millionths, UTC as-of) rows; None when each changed a
+        position, else the positions this exchange holds (the others were newer)."""
         if self._skus is not None:
             self._skus.update(skus)
             if len(self._skus) > SMALL_FILE_SKUS:
-                self._skus = None
-        rows = list(zip(skus, warehouses, map(micro.__getitem__, quantities),
-                        map(texts.__getitem__, times)))
+                self._skus = None  # a large file: find its SKUs by one scan at the end
         changed = self.ledger.apply_positions(rows, self.exchange_id)
         self.applied += changed
         if changed == len(rows):
             return None
         self.ignored += len(rows) - changed
-        held = self.ledger.positions_held_by(self.exchange_id, [(r[0], r[1]) for r in rows])
-        records = batch.records()
-        kept = [i for i, r in enumerate(rows) if (r[0], r[1]) in held]
-        return [records[i] for i in kept], [batch.lines[i] for i in kept]
+        return self.ledger.positions_held_by(self.exchange_id, [(r[0], r[1]) for r in rows])
 
     def view(self, name: str, out: Channel) -> Iterator[Record]:
         """``sku_totals``: the projected stock the shop may sell (ERP quantity over all

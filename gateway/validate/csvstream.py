@@ -20,10 +20,7 @@ same way in both, so nothing is read twice.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import pickle
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +33,7 @@ from ..mapping.columns import ColumnBatch, read_columns
 from ..mapping.loader import Mapping, load_mapping_file
 from ..mapping.reader import ProblemSink
 from .distinct import DistinctChecker
+from .worker import WorkerPipe
 from .xsd import CheckedChunk, ChunkValidator
 
 AHEAD = 2  # batches received ahead of the main process
@@ -180,37 +178,21 @@ def _work(plan: Plan, conn: Any) -> None:
         conn.close()
 
 
-class CsvStream:
+class CsvStream(WorkerPipe):
     """The worker's side seen from the main process: checked batches, in the file's
     order, and from which batch on the file must be read here (``fallback_from``)."""
 
     def __init__(self, plan: Plan) -> None:
         self.received = 0
         self.fallback_from: int | None = None
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_work, args=(plan, child), daemon=True,
-                                 name="gateway-csv-reader")
-        self._proc.start()
-        child.close()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
-        self._thread = threading.Thread(target=self._receive, daemon=True,
-                                        name="gateway-csv-receiver")
-        self._thread.start()
-
-    def _receive(self) -> None:
-        try:
-            while True:
-                self._queue.put(self._conn.recv_bytes())
-        except (EOFError, OSError):  # the worker is done (or died): no more messages
-            self._queue.put(None)
+        super().__init__(_work, plan, "csv-reader", AHEAD)
 
     def batches(self, problems: ProblemSink
                 ) -> Iterator[tuple[int, list[int], CheckedChunk]]:
         """``(position in the file, lines mapped, checked batch)``; the problems met
         reading each are added to ``problems`` before it is given."""
         while True:
-            data = self._queue.get()
+            data = self.message()
             try:
                 msg = pickle.loads(data) if data is not None else _DIED
             except (EOFError, ValueError, TypeError, pickle.UnpicklingError):
@@ -225,23 +207,6 @@ class CsvStream:
                 raise DataError(msg[2])
             self.received += 1
             yield (msg[2], *_decode(msg[3]))
-
-    def close(self) -> None:
-        if self._proc.is_alive():
-            self._proc.kill()
-        self._proc.join()
-        while self._thread.is_alive():  # let a receiver blocked on a full queue finish
-            try:
-                self._queue.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        self._conn.close()
-
-    def __enter__(self) -> CsvStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_csv_stream(mapping: Mapping, validator: ChunkValidator, src: BinaryIO,

@@ -20,9 +20,6 @@ and worded the same. Nothing of an unchecked batch is used.
 from __future__ import annotations
 
 import marshal
-import multiprocessing
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -37,6 +34,7 @@ from ..formats import xml as xml_format
 from ..mapping.compiled import compile_extractor
 from ..mapping.loader import Mapping
 from ..mapping.reader import RawFields, xml_raw_reader
+from .worker import WorkerPipe
 
 BATCH = 2000
 AHEAD = 6  # batches received ahead of the main process
@@ -126,39 +124,20 @@ def plain_schema(path: Path) -> bool:
     return True
 
 
-class ValidatedStream:
+class ValidatedStream(WorkerPipe):
     """The worker's side seen from the main process: batches of raw rows, and from which
-    record the rest of the file must be read the usual way (``fallback_from``).
-
-    A thread receives the worker's batches a few ahead (it waits on the pipe without the
-    GIL), so that neither process waits for the other batch by batch."""
+    record the rest of the file must be read the usual way (``fallback_from``)."""
 
     def __init__(self, plan: Plan, mapper: Any) -> None:
         self.mapper = mapper
         self.received = 0
         self.fallback_from: int | None = None
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_work, args=(plan, child), daemon=True,
-                                 name="gateway-xml-reader")
-        self._proc.start()
-        child.close()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
-        self._thread = threading.Thread(target=self._receive, daemon=True,
-                                        name="gateway-xml-receiver")
-        self._thread.start()
-
-    def _receive(self) -> None:
-        try:
-            while True:
-                self._queue.put(self._conn.recv_bytes())
-        except (EOFError, OSError):  # the worker is done (or died): no more messages
-            self._queue.put(None)
+        super().__init__(_work, plan, "xml-reader", AHEAD)
 
     def batches(self) -> Iterator[tuple[int, list[Any]]]:
         """``(position in the file, rows)`` per checked batch, in the file's order."""
         while True:
-            data = self._queue.get()
+            data = self.message()
             try:
                 msg = marshal.loads(data) if data is not None else _DIED
             except (EOFError, ValueError, TypeError):
@@ -174,23 +153,6 @@ class ValidatedStream:
             position, rows = msg
             self.received += len(rows)
             yield position, rows
-
-    def close(self) -> None:
-        if self._proc.is_alive():
-            self._proc.kill()
-        self._proc.join()
-        while self._thread.is_alive():  # let a receiver blocked on a full queue finish
-            try:
-                self._queue.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        self._conn.close()
-
-    def __enter__(self) -> ValidatedStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_stream(mapping: Mapping, doc: DocumentType, schema_path: Path,

@@ -5,7 +5,6 @@ problems and refusals as row by row, record by record, whatever the file holds."
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,9 @@ from gateway.pipeline import transform
 from gateway.pipeline.transform import valid_chunks
 from gateway.validate import csvstream, distinct
 from gateway.validate.xsd import ChunkValidator
-from tests.conftest import STOCK_HEADER, make_workspace
+from tests.conftest import STOCK_HEADER, make_workspace, stock_csv
 from tests.pipeline.test_crash import run_gateway
-from tests.pipeline.test_streamed_xml import _open_by_any_process
+from tests.pipeline.test_streamed_xml import wait_until_no_worker_reads
 
 WAREHOUSES = ["MAIN", "EAST", "ENTREPÔT", "NORD"]
 # what an export may hold on a row, each fault worded by the row path
@@ -235,6 +234,30 @@ def test_a_large_stock_file_through_the_gateway_gives_the_same_outputs(
     assert "<result>partial</result>" in seen[0][1] and 'rejected="2"' in seen[0][1]
 
 
+def test_rows_older_than_what_is_held_are_left_out_as_row_by_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Positions set by a newer file first: the large file's rows for them are ignored
+    (and said so), the others applied, the same way both ways."""
+    newer = stock_csv("ART-000010;MAIN;99,000;28/11/2026 09:15",
+                      "ART-020000;EAST;5,000;28/11/2026 09:15")
+    seen = []
+    for name, threshold in (("by_column", 0), ("row_by_row", 1 << 40)):
+        monkeypatch.setattr(transform, "PARALLEL_FROM_BYTES", threshold)
+        ws = make_workspace(tmp_path / name)
+        ws.drop("stock_0.csv", newer)
+        ws.run_once()
+        ws.drop("stock_1.csv", big_export({}))
+        ws.run_once()
+        [ack] = [f for f in ws.files(ws.erp_out) if f.startswith("ACK_stock_1_")]
+        text = (ws.erp_out / ack).read_text()
+        seen.append(([(ws.shop_out / f).read_bytes() for f in ws.files(ws.shop_out)],
+                     text[text.index("<result>"):]))
+    assert seen[0] == seen[1]
+    assert "2 record(s) older than the quantity already applied" in seen[0][1]
+    xml = [f for f in seen[0][0] if f.count(b"<item>") > 1000]
+    assert len(xml) == 1 and xml[0].count(b"<item>") == 90_000 - 2
+
+
 def test_a_gateway_killed_while_its_worker_reads_a_csv_leaves_no_worker(
         tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
@@ -243,12 +266,7 @@ def test_a_gateway_killed_while_its_worker_reads_a_csv_leaves_no_worker(
     ws.drop("stock_1.csv", data)
     killed = run_gateway(ws, "transform.streamed_batch", after=2)
     assert killed.returncode == 137, killed.stderr
-    [blob] = [p for p in (ws.root / "archive").rglob("*") if p.is_file()
-              and p.stat().st_size == len(data)]
-    deadline = time.monotonic() + 20
-    while _open_by_any_process(blob):
-        assert time.monotonic() < deadline, "the reading worker outlived its gateway"
-        time.sleep(0.1)
+    wait_until_no_worker_reads(ws, data)
     assert run_gateway(ws).returncode == 0
     ack = (ws.erp_out / "ACK_stock_1_000001.xml").read_text()
     assert "<result>accepted</result>" in ack and 'accepted="110000"' in ack

@@ -245,16 +245,22 @@ def test_a_gateway_killed_while_its_worker_reads_leaves_no_worker_and_loses_noth
     ws.drop("catalogue_1.xml", data)
     killed = run_gateway(ws, "transform.streamed_batch", after=2)
     assert killed.returncode == 137, killed.stderr
+    wait_until_no_worker_reads(ws, data)
+    assert run_gateway(ws).returncode == 0
+    assert ack(ws, "catalogue_1").findtext("result") == "accepted"
+    [rows] = [shop_file(ws, "products_")]
+    assert len(rows) == n + 1 and len({r.split(";")[5] for r in rows[1:]}) == n
+
+
+def wait_until_no_worker_reads(ws: Workspace, data: bytes) -> None:
+    """The archived copy of ``data`` is soon held open by no process: the reading worker
+    of a gateway killed mid-file ends by itself."""
     [blob] = [p for p in (ws.root / "archive").rglob("*") if p.is_file()
               and p.stat().st_size == len(data)]
     deadline = time.monotonic() + 20
     while _open_by_any_process(blob):
         assert time.monotonic() < deadline, "the reading worker outlived its gateway"
         time.sleep(0.1)
-    assert run_gateway(ws).returncode == 0
-    assert ack(ws, "catalogue_1").findtext("result") == "accepted"
-    [rows] = [shop_file(ws, "products_")]
-    assert len(rows) == n + 1 and len({r.split(";")[5] for r in rows[1:]}) == n
 
 
 def _open_by_any_process(path: Path) -> bool:
