@@ -35,6 +35,7 @@ from ..store.atomic import DurableBatch, crash_point
 from ..store.ledger import Exchange
 from ..transports.base import escape_controls
 from ..validate.csvstream import batches as csv_batches, open_csv_stream
+from ..validate.distinct import DistinctChecker
 from ..validate.xsd import CheckedChunk, ChunkValidator, validation_pool
 from . import edi_ack
 from .acknowledge import build_ack
@@ -138,7 +139,10 @@ def _column_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_n
     stream = open_csv_stream(mapping, validator, src, file_name)
     if stream is not None:
         with stream:
-            for position, lines, checked in stream.batches(problems):
+            # the batches' new values are checked here (no worker: the other core reads)
+            checker = DistinctChecker(ChunkValidator(validator.doc, validator.schemas_dir),
+                                      file_name)
+            for position, lines, checked in stream.batches(problems, checker):
                 seen = _count(lines, seen, max_records, file_name)
                 checked.position = position
                 crash_point("transform.streamed_batch")

@@ -32,7 +32,7 @@ from ..formats.csv import LINE_LIMIT
 from ..mapping.columns import ColumnBatch, read_columns
 from ..mapping.loader import Mapping, load_mapping_file
 from ..mapping.reader import ProblemSink
-from .distinct import DistinctChecker
+from .distinct import DistinctChecker, Elements
 from .worker import WorkerPipe
 from .xsd import CheckedChunk, ChunkValidator
 
@@ -108,13 +108,15 @@ class Switch(ProblemSink):
 
 
 def batches(mapping: Mapping, validator: ChunkValidator, src: BinaryIO, file_name: str,
-            problems: ProblemSink, *, skip: int = 0
+            problems: ProblemSink, *, skip: int = 0, check: bool = True
             ) -> Iterator[tuple[list[int], CheckedChunk]]:
-    """The file's batches, each read and checked before the next is read, with the
+    """The file's batches, each read (and checked) before the next is read, with the
     lines of the records it mapped (checked or not: what ``max_records`` counts).
     ``skip``: the first batches were read by the worker, read again here to reach the
-    next one."""
-    checker = DistinctChecker(validator, [f.name for f in mapping.fields], file_name)
+    next one. ``check=False``: a batch read by column is given with its elements, to be
+    checked where it is received (``CsvStream.batches``)."""
+    elements = Elements(validator, [f.name for f in mapping.fields])
+    checker = DistinctChecker(validator, file_name)
     switch = None
     if skip:
         switch = Switch()
@@ -126,7 +128,9 @@ def batches(mapping: Mapping, validator: ChunkValidator, src: BinaryIO, file_nam
                 switch.to = sink
             continue
         if isinstance(batch, ColumnBatch):
-            yield batch.lines, checker.submit(batch)()
+            elements.attach(batch)
+            yield batch.lines, (checker.submit(batch)() if check
+                                else CheckedChunk([], [], None, columns=batch))
         else:
             yield [line for line, _ in batch], validator.submit(batch, file_name)()
 
@@ -165,7 +169,7 @@ def _work(plan: Plan, conn: Any) -> None:
         with open(plan.path, "rb") as fh:
             try:
                 for lines, checked in batches(mapping, validator, fh, plan.file_name,
-                                              sink):
+                                              sink, check=False):
                     conn.send_bytes(pickle.dumps(("batch", sink.take(), fh.tell(),
                                                   _encode(lines, checked)), protocol=5))
             except DataError as exc:
@@ -187,10 +191,11 @@ class CsvStream(WorkerPipe):
         self.fallback_from: int | None = None
         super().__init__(_work, plan, "csv-reader", AHEAD)
 
-    def batches(self, problems: ProblemSink
+    def batches(self, problems: ProblemSink, checker: DistinctChecker
                 ) -> Iterator[tuple[int, list[int], CheckedChunk]]:
         """``(position in the file, lines mapped, checked batch)``; the problems met
-        reading each are added to ``problems`` before it is given."""
+        reading each are added to ``problems`` before it is given. A batch read by column
+        is checked here, by its elements (``checker``): the worker only reads."""
         while True:
             data = self.message()
             try:
@@ -206,7 +211,10 @@ class CsvStream(WorkerPipe):
             if msg[0] == "refused":
                 raise DataError(msg[2])
             self.received += 1
-            yield (msg[2], *_decode(msg[3]))
+            lines, checked = _decode(msg[3])
+            if checked.columns is not None:
+                checked = checker.submit(checked.columns)()
+            yield msg[2], lines, checked
 
 
 def open_csv_stream(mapping: Mapping, validator: ChunkValidator, src: BinaryIO,

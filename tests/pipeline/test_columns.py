@@ -204,9 +204,9 @@ def test_a_worker_that_dies_hands_over_from_the_batch_it_did_not_send(
     real = csvstream.CsvStream.batches
     streams: list[csvstream.CsvStream] = []
 
-    def dies(self: csvstream.CsvStream, problems: ProblemSink) -> Any:
+    def dies(self: csvstream.CsvStream, problems: ProblemSink, checker: Any) -> Any:
         streams.append(self)
-        for n, item in enumerate(real(self, problems)):
+        for n, item in enumerate(real(self, problems, checker)):
             yield item
             if n == 0:  # killed (out of memory, kill -9) with most of the file to read
                 self._proc.kill()
