@@ -1,16 +1,17 @@
-"""A large flat CSV file read, mapped and checked by a worker process.
+"""A large flat CSV file read and mapped by a worker process.
 
-Reading a million-row file by column (``mapping/columns.py``) and checking it by its
-new values (``distinct.py``) is most of the work of a large stock file; applying it to
-the ledger and writing the outputs is the rest. The two go on two cores: a worker
-process reads, maps and checks the file batch by batch and sends each batch on, while
-the main process applies the batches it has and writes them.
+Reading a million-row file by column (``mapping/columns.py``) and giving each distinct
+value its canonical XML element (``distinct.Elements``) is most of the work of a large
+stock file; checking the new elements, applying the batch to the ledger and writing the
+outputs is the rest. The two go on two cores: a worker process reads and maps the file
+batch by batch and sends each batch on, while the main process checks
+(``distinct.DistinctChecker``), applies and writes the batches it has.
 
-A batch crosses as its fields dictionary-encoded (each distinct mapped value once, and
-an array of codes: a stock file repeats its warehouses, quantities and times on many
-rows) with its canonical XML; a batch read row by row crosses as its checked records.
-The problems the worker's reader and mapping report cross with the batch they were met
-in, and are added to the file's in the main process in the same order.
+A batch read by column crosses as its mapped columns and its distinct values' elements:
+a value repeated on many rows is one object there, which pickle writes once. A batch
+read row by row (anything irregular) crosses as its records, checked by the worker. The
+problems the worker's reader and mapping report cross with the batch they were met in,
+and are added to the file's in the main process in the same order.
 
 If the worker stops without its last word (killed, out of memory), the main process
 reads the file on itself from the first batch it did not receive: batches are cut the

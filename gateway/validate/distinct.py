@@ -3,16 +3,17 @@
 When the document's record is a plain sequence of elements of simple types (its
 required fields are known: ``xsd._required_fields``) and the schema has no identity
 constraint (``streaming.plain_schema``), each element of a record is valid or not on
-its own, whatever its neighbours. A field's text that passed once passes again: the
-mapping is a pure function of the text, and so is the canonical XML of the value.
+its own, whatever its neighbours: a value's validity is its element's. An element that
+passed once passes again.
 
-A batch read by column (``mapping/columns.py``) is checked this way: each text a field
-has not seen pass yet is put in a probe record beside the texts of a record known to be
-valid, and the probes are validated by libxml2 (in the worker process when there is
-one). A batch all of whose texts are then known to pass is valid whole; its canonical
-XML is joined from each value's fragment. Any other batch, and the first one (before a
-valid record is known), is checked record by record as usual, so each problem is
-located and worded the same.
+A batch read by column (``mapping/columns.py``) is given each distinct value's canonical
+XML element (``Elements``, by the canonical writer's own step for the field). It is then
+checked by the elements not seen pass yet (``DistinctChecker``): each alone, as a line of
+a document of field values whose schema is the canonical one plus that element
+(``xsd.value_schema``), or, where the schema allows no such element, in probe records
+beside the elements of a record known to be valid. A batch all of whose elements then
+passed is valid whole; its canonical XML is joined from the elements. Any other batch
+is checked record by record as usual, so each problem is located and worded the same.
 """
 
 from __future__ import annotations
