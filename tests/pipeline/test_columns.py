@@ -218,20 +218,31 @@ def test_a_worker_that_dies_hands_over_from_the_batch_it_did_not_send(
     assert seen == read(path, "rows")
 
 
-def test_a_large_stock_file_through_the_gateway_gives_the_same_outputs(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = big_export({10: 1, 50_000: 3})
+def both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes,
+              before: bytes | None = None) -> tuple[Any, Any]:
+    """(shop files, ack from its result on) of ``data`` processed by column, then row by
+    row; ``before``: a small file processed first."""
     seen = []
     for name, threshold in (("by_column", 0), ("row_by_row", 1 << 40)):
         monkeypatch.setattr(transform, "PARALLEL_FROM_BYTES", threshold)
         ws = make_workspace(tmp_path / name)
+        if before is not None:
+            ws.drop("stock_0.csv", before)
+            ws.run_once()
         ws.drop("stock_1.csv", data)
         ws.run_once()
-        ack = (ws.erp_out / "ACK_stock_1_000001.xml").read_text()
+        [ack] = [f for f in ws.files(ws.erp_out) if f.startswith("ACK_stock_1_")]
+        text = (ws.erp_out / ack).read_text()
         seen.append(([(ws.shop_out / f).read_bytes() for f in ws.files(ws.shop_out)],
-                     ack[ack.index("<result>"):]))
-    assert seen[0] == seen[1]
-    assert "<result>partial</result>" in seen[0][1] and 'rejected="2"' in seen[0][1]
+                     text[text.index("<result>"):]))
+    return seen[0], seen[1]
+
+
+def test_a_large_stock_file_through_the_gateway_gives_the_same_outputs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    by_column, row_by_row = both_ways(tmp_path, monkeypatch, big_export({10: 1, 50_000: 3}))
+    assert by_column == row_by_row
+    assert "<result>partial</result>" in by_column[1] and 'rejected="2"' in by_column[1]
 
 
 def test_rows_older_than_what_is_held_are_left_out_as_row_by_row(
@@ -240,21 +251,10 @@ def test_rows_older_than_what_is_held_are_left_out_as_row_by_row(
     (and said so), the others applied, the same way both ways."""
     newer = stock_csv("ART-000010;MAIN;99,000;28/11/2026 09:15",
                       "ART-020000;EAST;5,000;28/11/2026 09:15")
-    seen = []
-    for name, threshold in (("by_column", 0), ("row_by_row", 1 << 40)):
-        monkeypatch.setattr(transform, "PARALLEL_FROM_BYTES", threshold)
-        ws = make_workspace(tmp_path / name)
-        ws.drop("stock_0.csv", newer)
-        ws.run_once()
-        ws.drop("stock_1.csv", big_export({}))
-        ws.run_once()
-        [ack] = [f for f in ws.files(ws.erp_out) if f.startswith("ACK_stock_1_")]
-        text = (ws.erp_out / ack).read_text()
-        seen.append(([(ws.shop_out / f).read_bytes() for f in ws.files(ws.shop_out)],
-                     text[text.index("<result>"):]))
-    assert seen[0] == seen[1]
-    assert "2 record(s) older than the quantity already applied" in seen[0][1]
-    xml = [f for f in seen[0][0] if f.count(b"<item>") > 1000]
+    by_column, row_by_row = both_ways(tmp_path, monkeypatch, big_export({}), newer)
+    assert by_column == row_by_row
+    assert "2 record(s) older than the quantity already applied" in by_column[1]
+    xml = [f for f in by_column[0] if f.count(b"<item>") > 1000]
     assert len(xml) == 1 and xml[0].count(b"<item>") == 90_000 - 2
 
 
