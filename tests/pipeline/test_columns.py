@@ -61,10 +61,10 @@ def export(rows: int, faults: dict[int, int], *, cut: bool = False) -> bytes:
     return text.encode("cp1252", "replace")
 
 
-def read(path: Path, how: str) -> tuple[Any, ...]:
+def read(path: Path, how: str, mapping: Path | None = None) -> tuple[Any, ...]:
     """(records with their lines, problems sorted, refusal) of ``valid_chunks`` over the
     file: ``rows`` row by row, ``columns`` by column here, ``worker`` by the worker."""
-    m = load_mapping_file(resource_dir("mappings") / "erp_stock_csv.toml")
+    m = load_mapping_file(mapping or resource_dir("mappings") / "erp_stock_csv.toml")
     validator = ChunkValidator(document("stock"), resource_dir("schemas"))
     problems = ProblemSink()
     records: list[tuple[int, dict[str, Any]]] = []
@@ -144,6 +144,25 @@ def test_undecodable_byte_and_utf8_line_are_left_out_as_row_by_row(
     path = tmp_path / "stock.csv"
     path.write_bytes(bytes(data))
     same(path, "columns")
+
+
+def test_a_field_without_steps_and_a_constant_are_read_by_column_too(
+        tmp_path: Path, small_blocks: None) -> None:
+    """The warehouse taken as read (a leading space stays, and the XSD refuses it), the
+    as-of time a constant: the same records and problems as row by row."""
+    text = (resource_dir("mappings") / "erp_stock_csv.toml").read_text()
+    text = text.replace('column = "DEPOT"\ntransforms = ["strip", "required"]',
+                        'column = "DEPOT"\ntransforms = []')
+    text = text.replace('transforms = ["strip", "required", { datetime',
+                        'transforms = [{ constant = "01/11/2026 08:00" }, { datetime')
+    mapping = tmp_path / "erp_stock_raw.toml"
+    mapping.write_text(text)
+    path = tmp_path / "stock.csv"
+    data = export(1500, {5: 12, 800: 12})  # " X-5 ;MAIN ;…": a warehouse 'MAIN '
+    path.write_bytes(data.replace(b"ART-000300;MAIN", b"ART-000300; MAIN"))  # refused
+    rows = read(path, "rows", mapping)
+    assert rows[1] and rows[0][0][1]["as_of"].day == 1
+    assert read(path, "columns", mapping) == rows
 
 
 def test_values_seen_valid_are_not_checked_again(tmp_path: Path, small_blocks: None,
