@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager, nullcontext
 from datetime import UTC, datetime
 from dataclasses import dataclass, field, replace
@@ -104,13 +104,13 @@ def valid_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_nam
     stream = validator.stream(mapping, src, file_name) if validator.pool is not None else None
     if stream is not None:
         with stream:
-            for position, rows in stream.batches():
-                batch = list(stream.mapper(rows, problems, file_name))
-                seen = _count([line for line, _ in batch], seen, max_records, file_name)
-                checked = validator.checked_whole(batch, file_name)
-                checked.position = position
-                crash_point("transform.streamed_batch")
-                yield _labelled(checked, problems, labels)
+            def mapped() -> Iterator[tuple[int, list[int], CheckedChunk]]:
+                for position, rows in stream.batches():
+                    batch = list(stream.mapper(rows, problems, file_name))
+                    yield (position, [line for line, _ in batch],
+                           validator.checked_whole(batch, file_name))
+            seen = yield from _handed_over(mapped(), problems, labels, max_records,
+                                           file_name)
         if stream.fallback_from is None:
             return
         skip = stream.fallback_from
@@ -142,11 +142,8 @@ def _column_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_n
             # the batches' new values are checked here (no worker: the other core reads)
             checker = DistinctChecker(ChunkValidator(validator.doc, validator.schemas_dir),
                                       file_name)
-            for position, lines, checked in stream.batches(problems, checker):
-                seen = _count(lines, seen, max_records, file_name)
-                checked.position = position
-                crash_point("transform.streamed_batch")
-                yield _labelled(checked, problems, labels)
+            seen = yield from _handed_over(stream.batches(problems, checker), problems,
+                                           labels, max_records, file_name)
         if stream.fallback_from is None:
             return
         skip = stream.fallback_from
@@ -154,6 +151,20 @@ def _column_chunks(mapping: Mapping, validator: ChunkValidator, src: Any, file_n
                                       skip=skip):
         seen = _count(lines, seen, max_records, file_name)
         yield _labelled(checked, problems, labels)
+
+
+def _handed_over(batches: Iterator[tuple[int, list[int], CheckedChunk]],
+                 problems: ProblemSink, labels: dict[str, str], max_records: int | None,
+                 file_name: str) -> Generator[CheckedChunk, None, int]:
+    """The checked batches of a reading worker, each with how far into the file it
+    read; returns how many records were read (what ``max_records`` counts)."""
+    seen = 0
+    for position, lines, checked in batches:
+        seen = _count(lines, seen, max_records, file_name)
+        checked.position = position
+        crash_point("transform.streamed_batch")
+        yield _labelled(checked, problems, labels)
+    return seen
 
 
 def _count(lines: list[int], seen: int, limit: int | None, file_name: str) -> int:
