@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain, repeat
 from typing import Any, BinaryIO
 
@@ -24,7 +25,7 @@ from ..formats.csv import Block, CsvRowReader
 from .compiled import Step, compile_row_mapper, width_guard
 from .loader import Mapping
 from .reader import ProblemSink, Record, _compiled, _csv_steps, _no_header
-from .transforms import Failed, TransformError
+from .transforms import Failed, run_steps
 
 BATCH = 10_000
 DISTINCT_KEPT = 20_000  # distinct texts a field remembers; past it, it starts again
@@ -181,21 +182,8 @@ def _field_values(step: Step) -> _Values:
     rows that read it (a field with no steps: the first of its texts, as read)."""
     if not step.memo.chain:
         return _Values(_as_read)
-    return _Values(_steps(step.memo.chain))
+    return _Values(partial(run_steps, step.memo.chain))  # no memo: each text once
 
 
 def _as_read(text: Any) -> Any:
     return text
-
-
-def _steps(chain: tuple[Callable[[Any], Any], ...]) -> Callable[[Any], Any]:
-    """A field's steps, as its ``Memo`` runs them (a refusal becomes ``Failed``), with
-    nothing to remember: each text comes here once."""
-    def compute(value: Any) -> Any:
-        try:
-            for step in chain:
-                value = step(value)
-        except TransformError as exc:
-            return Failed(str(exc))
-        return value
-    return compute

@@ -735,6 +735,16 @@ def memo_key(value: Any) -> Any:
     return value
 
 
+def run_steps(chain: tuple[Transform, ...], value: Any) -> Any:
+    """A field's steps in turn; the result, or a ``Failed`` for a value they refuse."""
+    try:
+        for fn in chain:
+            value = fn(value)
+    except TransformError as exc:
+        return Failed(str(exc))
+    return value
+
+
 class Memo:
     """A field's transforms, memoised by input value.
 
@@ -754,12 +764,7 @@ class Memo:
     def compute(self, value: Any, key: Any = MISS) -> Any:
         """Run the chain; return the result or a ``Failed``, and remember it (under
         ``key``, when the value alone is not a faithful key: see ``memo_key``)."""
-        result: Any = value
-        try:
-            for fn in self.chain:
-                result = fn(result)
-        except TransformError as exc:
-            result = Failed(str(exc))
+        result = run_steps(self.chain, value)
         try:
             if len(self.cache) >= self.limit:
                 self.cache.clear()

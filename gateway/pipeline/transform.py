@@ -52,6 +52,7 @@ YOUNG_COLLECTION = 50_000  # allocations between collections while a large file 
 
 Chunk = list[tuple[int, Record]]
 ProgressFn = Callable[[int], None]
+Writers = list[tuple[Channel, Mapping, BlobWriter, RecordWriter]]
 
 
 @dataclass
@@ -317,7 +318,7 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
     problems = outcome.problems
     flow = flow_for(doc.name, FlowRun(ctx.ledger, x.id, x.file_name, problems,
                                       datetime.fromisoformat(x.created_at), channel, cfg))
-    writers: list[tuple[Channel, Mapping, BlobWriter, RecordWriter]] = []
+    writers: Writers = []
     # the documents the flow produces besides its own (replenishment, back-orders) are
     # final views: written once the whole file is applied
     emitted: set[str] = set()
@@ -417,9 +418,6 @@ def _stream(ctx: Context, x: Exchange, channel: Channel, outcome: Outcome,
         blob = sink.finish()
         outcome.outputs.append((out.name, output_name(out.filename, x=x, channel=out.name,
                                                       ext=m.extension), blob))
-
-
-Writers = list[tuple[Channel, Mapping, BlobWriter, RecordWriter]]
 
 
 def _write(records: list[Record], lines: list[int], body: str | bytes | None, flow: Any,
